@@ -1,0 +1,47 @@
+"""Small typed objects that one component hands to its consumers instead of loose strings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class SecretKeyRef:
+    """A key of a Kubernetes Secret; consumers reference it, they never read the value."""
+
+    name: pulumi.Input[str]
+    key: str
+
+
+@dataclass(frozen=True)
+class PostgresConnection:
+    host: str  # the stable ClusterIP Service name, resolvable inside the namespace
+    port: int
+    database: str
+    user: str
+    password: SecretKeyRef
+    pod_labels: dict[str, str]  # selector labels of the Postgres pods, for network policies
+    # What a consumer waits for (the seed's `kubectl wait`): the StatefulSet, awaited ready.
+    ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RedisConnection:
+    host: str
+    port: int
+    password: SecretKeyRef
+    pod_labels: dict[str, str]
+    ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MetricsTarget:
+    """What a ServiceMonitor needs to scrape one workload."""
+
+    name: str  # short role name: api, postgres, redis
+    service_labels: dict[str, str]  # selector labels of the Service that exposes the port
+    port: str  # the Service port name
+    path: str

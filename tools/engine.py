@@ -1,0 +1,200 @@
+"""Run the real program under Pulumi's mock engine and capture every registered resource.
+
+Shared by the tests and by the offline render: no cluster, no backend, no credentials.
+
+* ``preview=False`` so outputs resolve and assertions really run (DESIGN.md).
+* Config comes from the real ``Pulumi.yaml`` defaults plus ``Pulumi.<stack>.yaml``, passed
+  the way the CLI passes it (objects as JSON strings), because the SDK applies no defaults.
+* Each registration is captured as a plain dict (type, name, inputs, parent, provider,
+  protect, dependencies) so tests assert on data, not on Outputs.
+"""
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "platform"
+MOCK_PASSWORD_PREFIX = "mock-generated-"
+_SECRET_SIG = rpc._special_sig_key  # type: ignore[attr-defined]
+_SECRET_VALUE = rpc._special_secret_sig  # type: ignore[attr-defined]
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    parent: str
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    depends_on: list[str]
+    secret_inputs: set[str]
+    custom: bool
+
+    @property
+    def kind(self) -> str:
+        """``kubernetes:apps/v1:Deployment`` -> ``Deployment``."""
+        return self.type.rsplit(":", 1)[-1]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.inputs.get("metadata") or {}
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.inputs.get("spec") or {}
+
+
+@dataclass
+class Run:
+    stack: str
+    resources: list[Registered] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+    error: BaseException | None = None
+
+    def of_kind(self, kind: str) -> list[Registered]:
+        return [r for r in self.resources if r.kind == kind]
+
+    def one(self, kind: str, suffix: str = "") -> Registered:
+        found = [r for r in self.of_kind(kind) if r.name.endswith(suffix)]
+        assert len(found) == 1, f"expected one {kind} named *{suffix}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registered:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def kubernetes(self) -> list[Registered]:
+        """Every Kubernetes object (not providers, not components)."""
+        return [r for r in self.resources if r.type.startswith("kubernetes:") and r.custom and not r.type.startswith("pulumi:providers")]
+
+
+def _secret_paths(value: Any, path: str = "") -> set[str]:
+    """Paths of the values the SDK sent as secrets (before deserialization unwraps them)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == _SECRET_VALUE:
+            return {path or "."}
+        for key, child in value.items():
+            found |= _secret_paths(child, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            found |= _secret_paths(child, f"{path}[{i}]")
+    return found
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Echo inputs as outputs, the way a provider would, plus what a real one computes."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = f"{MOCK_PASSWORD_PREFIX}{args.name}"
+        if args.typ.startswith("kubernetes:") and isinstance(state.get("metadata"), dict):
+            meta = dict(state["metadata"])
+            # Pulumi auto-names objects without a name: logical name plus a random suffix.
+            meta.setdefault("name", f"{args.name}-a1b2c3d4")
+            state["metadata"] = meta
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        return {}, None
+
+
+class _Monitor(mocks.MockMonitor):
+    """The stock mock monitor, recording each registration with its options."""
+
+    def __init__(self, mocks_: pulumi.runtime.Mocks):
+        super().__init__(mocks_)
+        self.registered: list[Registered] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            from google.protobuf import json_format
+
+            raw = json_format.MessageToDict(request.object)
+            self.registered.append(
+                Registered(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    inputs=rpc.deserialize_properties(request.object),
+                    parent=request.parent,
+                    provider=request.provider,
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    depends_on=sorted(request.dependencies),
+                    secret_inputs=_secret_paths(raw),
+                    custom=bool(request.custom),
+                )
+            )
+        return response
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The config the CLI would pass: Pulumi.yaml defaults, then the stack file, then overrides.
+
+    Keys are ``platform:<key>``; objects travel as JSON strings, as they do from the CLI.
+    """
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    values: dict[str, Any] = {
+        f"{PROJECT}:{key}": spec["default"] for key, spec in (project.get("config") or {}).items() if "default" in spec
+    }
+    stack_file = ROOT / f"Pulumi.{stack}.yaml"
+    if stack_file.exists():
+        values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    for key, value in (overrides or {}).items():
+        values[key if ":" in key else f"{PROJECT}:{key}"] = value
+    return {k: (json.dumps(v) if isinstance(v, (dict, list)) else str(v) if not isinstance(v, str) else v) for k, v in values.items()}
+
+
+def run_program(stack: str, overrides: dict[str, Any] | None = None, secret_keys: list[str] | None = None) -> Run:
+    """Run ``__main__.py`` for one stack under mocks; never raises, the error is in ``Run.error``."""
+    run = Run(stack=stack)
+    settings.ROOT.set(None)  # a fresh root Stack resource for this run
+    mocks_ = _Mocks()
+    monitor = _Monitor(mocks_)
+    pulumi.runtime.set_mocks(mocks_, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    runtime_config.set_all_config(stack_config(stack, overrides), secret_keys or [])
+
+    def program() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    try:
+        from pulumi.runtime.stack import run_pulumi_func
+
+        _sync_await(run_pulumi_func(program))
+        root = settings.get_root_resource()
+        for name, value in (getattr(root, "outputs", None) or {}).items():
+            output = pulumi.Output.from_input(value)
+            run.outputs[name] = _sync_await(output.future())
+            if _sync_await(output.is_secret()):
+                run.secret_outputs.add(name)
+    except BaseException as exc:  # noqa: BLE001 - the test decides what an error means
+        run.error = exc
+    run.resources = monitor.registered
+    _inherit_options(run)
+    return run
+
+
+def _inherit_options(run: Run) -> None:
+    """The engine gives children their parent's retainOnDelete; mirror that."""
+    by_urn = {r.urn: r for r in run.resources}
+    for resource in run.resources:
+        parent = by_urn.get(resource.parent)
+        while parent is not None and not resource.retain_on_delete:
+            resource.retain_on_delete = parent.retain_on_delete
+            parent = by_urn.get(parent.parent)
