@@ -2,9 +2,16 @@
 
 import pulumi
 
+from components.api import SERVICE_PORT, ApiService, ApiServiceArgs
 from components.cluster import kubernetes_provider
 from components.config import from_pulumi
+from components.datastore import DataStoreArgs
 from components.environment import Environment, EnvironmentArgs
+from components.ingress import Ingress, IngressArgs
+from components.labels import selector_labels
+from components.monitoring import Monitoring, MonitoringArgs
+from components.postgres import Postgres, PostgresArgs
+from components.redis import Redis, RedisArgs
 
 # Every config problem is reported here, at once, before a single resource is registered.
 config = from_pulumi()
@@ -14,6 +21,53 @@ provider = kubernetes_provider("kubernetes", config.cluster)
 data = pulumi.ResourceOptions(providers=[provider], protect=config.protect_data, retain_on_delete=config.retain_data)
 
 environment = Environment("env", EnvironmentArgs(config.environment, config.namespace), opts=data)
+
+# Data layer: only the API pods connect; the monitoring namespace (unless off) scrapes the exporters.
+data_layer = DataStoreArgs(
+    namespace=config.namespace.name,
+    environment=config.environment,
+    client_pod_labels=selector_labels("api", config.namespace.name),
+    monitoring_namespace=None if config.monitoring.mode == "off" else config.monitoring.namespace,
+    retain_volumes=config.retain_data,
+)
+in_namespace = pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=[environment]))
+postgres = Postgres("postgres", PostgresArgs(**vars(data_layer), settings=config.postgres), opts=in_namespace)
+redis = Redis("redis", RedisArgs(**vars(data_layer), settings=config.redis), opts=in_namespace)
+
+# The API starts once Postgres and Redis are ready; stateless, so neither protected nor retained.
+stateless = pulumi.ResourceOptions(providers=[provider], depends_on=[environment])
+api = ApiService(
+    "api",
+    ApiServiceArgs(
+        namespace=config.namespace.name,
+        environment=config.environment,
+        settings=config.api,
+        database=postgres.connection,
+        cache=redis.connection,
+        ingress_controller=config.ingress.traffic_source,
+        monitoring_namespace=data_layer.monitoring_namespace,
+    ),
+    opts=stateless,
+)
+ingress = Ingress(
+    "ingress",
+    IngressArgs(config.namespace.name, config.environment, config.ingress, api.service_name, SERVICE_PORT),
+    opts=stateless,
+)
+# Scrape targets, alerts and dashboards (and, in mode install, kube-prometheus-stack itself).
+targets = [t for t in (api.metrics_target, postgres.metrics_target, redis.metrics_target) if t]
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(config.environment, environment.namespace, config.monitoring, targets, config.postgres.backup.enabled),
+    opts=pulumi.ResourceOptions(providers=[provider]),
+)
+pulumi.export("apiUrl", api.in_cluster_url)
+pulumi.export("publicUrl", ingress.public_url)  # None: nothing exposed; use kubectl.portForward
+pulumi.export("kubectl", api.kubectl_hints)
+pulumi.export("monitoring", monitoring.endpoints)  # Prometheus/Grafana URLs and port-forward commands
+# Secret outputs only: `pulumi stack output --show-secrets postgresPassword`.
+pulumi.export("postgresPassword", postgres.password)
+pulumi.export("redisPassword", redis.password)
 
 pulumi.export("environment", config.environment)
 pulumi.export("namespace", environment.namespace)

@@ -16,10 +16,10 @@ import copy
 import json
 import re
 from decimal import Decimal
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.validation import (
@@ -124,6 +124,7 @@ class Persistence(Model):
 
 class Probe(Model):
     path: HttpPath
+    port: Port | None = None  # None: the container's named port `http`
     initial_delay_seconds: int = Field(ge=0, le=600)
     period_seconds: int = Field(ge=1, le=300)
     timeout_seconds: int = Field(ge=1, le=60)
@@ -188,6 +189,15 @@ class Probes(Model):
     readiness: Probe
 
 
+# Set by the ApiService itself from the database and cache connections.
+API_RESERVED_ENV = frozenset({
+    "APP_NAME", "APP_VERSION", "LOG_LEVEL", "DATABASE_HOST", "DATABASE_PORT", "DB_HOST", "DB_PORT", "DB_NAME",
+    "DB_USER", "DB_PASSWORD", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD",
+})
+_CONFIG_FILE_NAME = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+_INI_NAME = re.compile(r"^[^\s\[\]=;#][^\n\[\]=]*$")
+
+
 class ApiPersistence(Persistence):
     """The seed's app-data volume, mounted at /app/data."""
 
@@ -207,9 +217,34 @@ class ApiConfig(Model):
     env: dict[EnvName, str] = Field(default_factory=dict)
     config_ini: dict[str, dict[str, str]] = Field(default_factory=dict)
     persistence: ApiPersistence
+    files: dict[str, str] = Field(default_factory=dict)  # extra files next to config.ini in /app/config
+    security: SecurityIds
     kubernetes_api_access: bool = False
     termination_grace_period_seconds: int = Field(ge=1, le=600)
     pre_stop_sleep_seconds: int = Field(ge=0, le=120)
+
+    @field_validator("env")
+    @classmethod
+    def _not_reserved(cls, env: dict[str, str]) -> dict[str, str]:
+        if reserved := sorted(API_RESERVED_ENV & set(env)):
+            raise ValueError(f"{', '.join(reserved)}: set by the platform from the database and cache connections")
+        return env
+
+    @field_validator("files")
+    @classmethod
+    def _file_names(cls, files: dict[str, str]) -> dict[str, str]:
+        if bad := [n for n in files if not _CONFIG_FILE_NAME.match(n) or n in ("config.ini", ".", "..")]:
+            raise ValueError(f"{bad}: file names are letters, digits, '-', '_', '.'; config.ini is generated")
+        return files
+
+    @field_validator("config_ini")
+    @classmethod
+    def _ini_safe(cls, sections: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        names = [n for section, values in sections.items() for n in (section, *values) if not _INI_NAME.match(n)]
+        values = [v for section in sections.values() for v in section.values() if "\n" in v]
+        if names or values:
+            raise ValueError(f"{names + values}: section and key names without '[]=' or line breaks, values on one line")
+        return sections
 
     @model_validator(mode="after")
     def _drain_fits_grace(self) -> ApiConfig:
@@ -303,8 +338,15 @@ class IngressConfig(Model):
     class_name: DnsLabel
     host: Hostname | None = None
     tls: Tls
-    annotations: dict[str, str] = Field(default_factory=dict)
-    controller: IngressController
+    # Controller-specific extras (rate limits, body size, timeouts) on the Ingress/HTTPRoute.
+    annotations: dict[LabelKey, str] = Field(default_factory=dict)
+    # A default, not an environment default: a configured controller replaces it whole, since
+    # merging label maps key by key would keep ingress-nginx's label and match no other pod.
+    controller: IngressController = Field(
+        default_factory=lambda: IngressController.model_validate(
+            {"namespace": "ingress-nginx", "podLabels": {"app.kubernetes.io/name": "ingress-nginx"}}
+        )
+    )
     gateway: GatewayRef | None = None
 
     @model_validator(mode="after")
@@ -316,32 +358,94 @@ class IngressConfig(Model):
             problems.append("tls.enabled needs tls.clusterIssuer (the cert-manager ClusterIssuer)")
         if self.kind == "gateway" and self.gateway is None:
             problems.append("kind 'gateway' needs 'gateway: {name, namespace}' of an existing Gateway")
+        elif self.kind == "gateway" and self.gateway and self.tls.enabled and not self.gateway.section_name:
+            problems.append("tls.enabled with kind 'gateway' needs gateway.sectionName (the HTTPS listener with the certificate)")
+        # ingress-nginx snippets run arbitrary config in the controller (CVE-2025-1974, Checkov CKV_K8S_153).
+        problems += [f"annotations.{k}: snippet annotations are not allowed" for k in self.annotations if k.endswith("-snippet")]
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
+    @property
+    def traffic_source(self) -> IngressController | None:
+        """The pods that forward public traffic to the API, or None when nothing is exposed."""
+        return None if self.kind == "none" else self.controller
+
+
+ChartVersion = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+Severity = Literal["critical", "warning", "info"]
+
 
 class AlertReceiver(Model):
-    """An Alertmanager receiver. URLs carrying tokens come from a Secret, never from config."""
+    """An Alertmanager webhook receiver. The URL carries a token, so config only names the Secret
+    (in the monitoring namespace, made by whoever owns the webhook) and the key that holds it."""
 
     name: DnsLabel
-    webhook_url_secret: DnsLabel | None = None
-    webhook_url_secret_key: str = "url"
+    webhook_url_secret: DnsLabel
+    webhook_url_key: str = Field(default="url", pattern=r"^[-._a-zA-Z0-9]{1,253}$")
+    severities: tuple[Severity, ...] = Field(default=(), strict=False)  # empty: every severity
+
+
+class MonitoringResources(Model):
+    """Requests and limits of each kube-prometheus-stack workload (install mode)."""
+
+    prometheus: Resources
+    alertmanager: Resources
+    grafana: Resources
+    operator: Resources
+    kube_state_metrics: Resources
+    node_exporter: Resources
+
+
+class LoggingConfig(Model):
+    """Fluent Bit (a DaemonSet: one per cluster, like the stack) shipping container logs.
+
+    The backend takes no credentials here: point it at an in-cluster collector or aggregator.
+    """
+
+    enabled: bool
+    chart_version: ChartVersion
+    output: Literal["es", "forward", "loki"]
+    host: Hostname | None = None
+    port: Port | None = None  # None: the output's usual port (9200, 24224, 3100)
+    tls: bool
+    resources: Resources
+
+    @model_validator(mode="after")
+    def _has_backend(self) -> LoggingConfig:
+        if self.enabled and not self.host:
+            raise ValueError("enabled needs 'host' of the log backend (for example elasticsearch.logging.svc)")
+        return self
 
 
 class MonitoringConfig(Model):
     mode: Literal["install", "existing", "off"]
     namespace: DnsLabel
     release_name: DnsLabel
-    chart_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    chart_version: ChartVersion
     selector_labels: dict[LabelKey, LabelValue]
     scrape_interval: Duration
     retention: Duration
     storage: Persistence
-    prometheus_resources: Resources
+    resources: MonitoringResources
     grafana: bool
-    receivers: tuple[AlertReceiver, ...] = ()
-    logging: bool
+    receivers: tuple[AlertReceiver, ...] = Field(default=(), strict=False)
+    logging: LoggingConfig
+
+    @model_validator(mode="after")
+    def _coherent(self) -> MonitoringConfig:
+        problems = []
+        if self.receivers and self.mode != "install":
+            problems.append(
+                "receivers: only mode 'install' runs an Alertmanager; a shared one (mode 'existing') routes by its owners' config"
+            )
+        if self.logging.enabled and self.mode == "off":
+            problems.append("logging.enabled: the log shipper runs in the monitoring namespace; set mode 'install' or 'existing'")
+        names = [r.name for r in self.receivers]
+        problems += [f"receivers: {n!r} is listed twice" for n in sorted({n for n in names if names.count(n) > 1})]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class PlatformConfig(Model):
@@ -430,10 +534,13 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
         "api": {
             # Dev and review apps run a public demo image that serves probes and metrics;
             # staging and production run the seed's API (port 8080, /health, /ready, /metrics).
-            "image": {"repository": "registry.example.com/platform/api-fpc", "tag": "1.0.0"}
+            # pullPolicy Always: a re-pushed tag never runs stale on some nodes (CKV_K8S_15); pin a digest to be exact.
+            "image": {"repository": "registry.example.com/platform/api-fpc", "tag": "1.0.0", "pullPolicy": "Always"}
             if durable
-            else {"repository": "ghcr.io/stefanprodan/podinfo", "tag": "6.7.1"},
+            else {"repository": "ghcr.io/stefanprodan/podinfo", "tag": "6.7.1", "pullPolicy": "Always"},
             "replicas": replicas,
+            # Not the seed's 1000: above 10000 it never matches a host user (CKV_K8S_40); the images only read their files.
+            "security": {"runAsUser": 10001, "runAsGroup": 10001},
             "containerPort": 8080 if durable else 9898,
             "metricsPath": "/metrics",
             "resources": _resources("100m", "256Mi", "500m", "512Mi"),
@@ -457,7 +564,8 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "preStopSleepSeconds": 5,
         },
         "postgres": {
-            "image": {"repository": "docker.io/library/postgres", "tag": "17.2-alpine"},
+            # pullPolicy Always (CKV_K8S_15) on all data images too: a re-pushed tag never runs stale.
+            "image": {"repository": "docker.io/library/postgres", "tag": "17.2-alpine", "pullPolicy": "Always"},
             "database": "myapp",
             "user": "app",
             "resources": _resources("250m", "512Mi", "1", "1Gi") if durable else _resources("100m", "256Mi", "500m", "512Mi"),
@@ -474,12 +582,14 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             },
             "metrics": {
                 "enabled": True,
-                "image": {"repository": "quay.io/prometheuscommunity/postgres-exporter", "tag": "v0.16.0"},
+                "image": {
+                    "repository": "quay.io/prometheuscommunity/postgres-exporter", "tag": "v0.16.0", "pullPolicy": "Always"
+                },
                 "resources": exporter_resources,
             },
         },
         "redis": {
-            "image": {"repository": "docker.io/library/redis", "tag": "7.4.2-alpine"},
+            "image": {"repository": "docker.io/library/redis", "tag": "7.4.2-alpine", "pullPolicy": "Always"},
             "resources": _resources("50m", "128Mi", "500m", "384Mi") if durable else _resources("50m", "64Mi", "250m", "192Mi"),
             "persistence": {"enabled": durable, "size": size[1]},
             "security": {"runAsUser": 999, "runAsGroup": 1000},
@@ -490,7 +600,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "terminationGracePeriodSeconds": 30,
             "metrics": {
                 "enabled": True,
-                "image": {"repository": "docker.io/oliver006/redis_exporter", "tag": "v1.67.0"},
+                "image": {"repository": "docker.io/oliver006/redis_exporter", "tag": "v1.67.0", "pullPolicy": "Always"},
                 "resources": exporter_resources,
             },
         },
@@ -499,10 +609,6 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "className": "nginx",
             "host": {"staging": "api.staging.example.com", "production": "api.example.com"}.get(environment),
             "tls": {"enabled": durable, "clusterIssuer": "letsencrypt" if durable else None},
-            "controller": {
-                "namespace": "ingress-nginx",
-                "podLabels": {"app.kubernetes.io/name": "ingress-nginx"},
-            },
         },
         "monitoring": {
             # kube-prometheus-stack is cluster-wide (CRDs, ClusterRoles): one install per
@@ -510,14 +616,29 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "mode": "install" if environment == "dev" else ("existing" if durable else "off"),
             "namespace": "monitoring",
             "releaseName": "kube-prometheus-stack",
-            "chartVersion": "79.5.0",
+            "chartVersion": "88.3.0",
+            # The labels the (shared) Prometheus selects ServiceMonitors/PrometheusRules by; an
+            # install selects every object anyway (see components/monitoring.py).
             "selectorLabels": {"release": "kube-prometheus-stack"},
             "scrapeInterval": "30s",
             "retention": "15d" if production else "7d",
             "storage": {"enabled": True, "size": "50Gi" if production else "10Gi"},
-            "prometheusResources": _resources("200m", "1Gi", "1", "2Gi"),
+            "resources": {
+                "prometheus": _resources("200m", "1Gi", "1", "2Gi"),
+                "alertmanager": _resources("10m", "64Mi", "100m", "128Mi"),
+                "grafana": _resources("50m", "128Mi", "500m", "256Mi"),
+                "operator": _resources("50m", "64Mi", "200m", "256Mi"),
+                "kubeStateMetrics": _resources("10m", "64Mi", "100m", "256Mi"),
+                "nodeExporter": _resources("10m", "32Mi", "100m", "64Mi"),
+            },
             "grafana": True,
-            "logging": False,
+            "logging": {
+                "enabled": False,
+                "chartVersion": "0.57.9",
+                "output": "es",
+                "tls": False,
+                "resources": _resources("20m", "64Mi", "200m", "128Mi"),
+            },
         },
     }
 
@@ -558,7 +679,7 @@ def _secret_keys(value: Any, path: str) -> list[str]:
 
 
 def _format_error(group: str, error: Mapping[str, Any]) -> str:
-    where = ".".join(str(p) for p in (group, *error["loc"]) if p)
+    where = ".".join(str(p) for p in (group, *error["loc"]) if p != "")
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see the config reference in README.md)"
@@ -632,17 +753,17 @@ def _relations(config: PlatformConfig) -> list[str]:
     pods = sum(count for count, _ in workload_footprint(config))
     if pods > ns.quota.pods:
         problems.append(f"{PROJECT}:namespace.quota.pods: {ns.quota.pods} is fewer than the {pods} pods this environment can run")
-    for kind, quota_key in (("requests", "requests"), ("limits", "limits")):
+    for kind in ("requests", "limits"):
         for resource in ("cpu", "memory"):
-            need = sum(count * parse_quantity(getattr(getattr(res, kind), resource)) for count, res in workload_footprint(config))
-            quota = getattr(ns.quota, f"{quota_key}_{resource}")
+            need = sum((count * parse_quantity(getattr(getattr(res, kind), resource)) for count, res in workload_footprint(config)), Decimal(0))
+            quota = getattr(ns.quota, f"{kind}_{resource}")
             if need > parse_quantity(quota):
                 problems.append(
-                    f"{PROJECT}:namespace.quota.{quota_key}{resource.capitalize()}: {quota} is less than the "
+                    f"{PROJECT}:namespace.quota.{kind}{resource.capitalize()}: {quota} is less than the "
                     f"{_pretty(need, resource)} of {kind}.{resource} that api.autoscaling.maxReplicas/api.replicas "
                     "(plus one surge pod), Postgres, Redis and the backup job need; scale-up would stall"
                 )
-    storage = sum(parse_quantity(size) for size in volume_claims(config))
+    storage = sum((parse_quantity(size) for size in volume_claims(config)), Decimal(0))
     if storage > parse_quantity(ns.quota.requests_storage):
         problems.append(
             f"{PROJECT}:namespace.quota.requestsStorage: {ns.quota.requests_storage} is less than the "

@@ -25,8 +25,10 @@ from pulumi.runtime.sync_await import _sync_await
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "platform"
 MOCK_PASSWORD_PREFIX = "mock-generated-"
-_SECRET_SIG = rpc._special_sig_key  # type: ignore[attr-defined]
-_SECRET_VALUE = rpc._special_secret_sig  # type: ignore[attr-defined]
+# The fixed suffix the mock gives auto-named objects (Pulumi's is random): renders stay stable.
+AUTONAME_SUFFIX = "a1b2c3d4"
+_SECRET_SIG = rpc._special_sig_key
+_SECRET_VALUE = rpc._special_secret_sig
 
 
 @dataclass
@@ -95,6 +97,17 @@ def _secret_paths(value: Any, path: str = "") -> set[str]:
     return found
 
 
+def _unwrapped(value: Any) -> Any:
+    """Plain values: deserialization keeps nested secrets in their wire envelope ({sig: secret, value: ...})."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == _SECRET_VALUE:
+            return _unwrapped(value.get("value"))
+        return {key: _unwrapped(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(child) for child in value]
+    return value
+
+
 class _Mocks(pulumi.runtime.Mocks):
     """Echo inputs as outputs, the way a provider would, plus what a real one computes."""
 
@@ -105,7 +118,7 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ.startswith("kubernetes:") and isinstance(state.get("metadata"), dict):
             meta = dict(state["metadata"])
             # Pulumi auto-names objects without a name: logical name plus a random suffix.
-            meta.setdefault("name", f"{args.name}-a1b2c3d4")
+            meta.setdefault("name", f"{args.name}-{AUTONAME_SUFFIX}")
             state["metadata"] = meta
         return f"{args.name}-id", state
 
@@ -131,7 +144,7 @@ class _Monitor(mocks.MockMonitor):
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=rpc.deserialize_properties(request.object),
+                    inputs=_unwrapped(rpc.deserialize_properties(request.object)),
                     parent=request.parent,
                     provider=request.provider,
                     protect=bool(request.protect),
@@ -144,16 +157,17 @@ class _Monitor(mocks.MockMonitor):
         return response
 
 
-def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def stack_config(stack: str, overrides: dict[str, Any] | None = None, root: Path = ROOT) -> dict[str, Any]:
     """The config the CLI would pass: Pulumi.yaml defaults, then the stack file, then overrides.
 
     Keys are ``platform:<key>``; objects travel as JSON strings, as they do from the CLI.
+    ``root`` is another checkout of the program (the diff renders the base ref's worktree).
     """
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
     values: dict[str, Any] = {
         f"{PROJECT}:{key}": spec["default"] for key, spec in (project.get("config") or {}).items() if "default" in spec
     }
-    stack_file = ROOT / f"Pulumi.{stack}.yaml"
+    stack_file = root / f"Pulumi.{stack}.yaml"
     if stack_file.exists():
         values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
     for key, value in (overrides or {}).items():
@@ -161,24 +175,26 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[st
     return {k: (json.dumps(v) if isinstance(v, (dict, list)) else str(v) if not isinstance(v, str) else v) for k, v in values.items()}
 
 
-def run_program(stack: str, overrides: dict[str, Any] | None = None, secret_keys: list[str] | None = None) -> Run:
+def run_program(
+    stack: str, overrides: dict[str, Any] | None = None, secret_keys: list[str] | None = None, root: Path = ROOT
+) -> Run:
     """Run ``__main__.py`` for one stack under mocks; never raises, the error is in ``Run.error``."""
     run = Run(stack=stack)
     settings.ROOT.set(None)  # a fresh root Stack resource for this run
     mocks_ = _Mocks()
     monitor = _Monitor(mocks_)
     pulumi.runtime.set_mocks(mocks_, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    runtime_config.set_all_config(stack_config(stack, overrides), secret_keys or [])
+    runtime_config.set_all_config(stack_config(stack, overrides, root), secret_keys or [])
 
     def program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
 
     try:
         from pulumi.runtime.stack import run_pulumi_func
 
         _sync_await(run_pulumi_func(program))
-        root = settings.get_root_resource()
-        for name, value in (getattr(root, "outputs", None) or {}).items():
+        stack_resource = settings.get_root_resource()
+        for name, value in (getattr(stack_resource, "outputs", None) or {}).items():
             output = pulumi.Output.from_input(value)
             run.outputs[name] = _sync_await(output.future())
             if _sync_await(output.is_secret()):

@@ -272,7 +272,11 @@ func (h *host) GetRequiredPackages(ctx context.Context, req *pulumirpc.GetRequir
 
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
 	py, env := h.python(req.Info)
-	cfg, err := json.Marshal(req.Config)
+	config := req.Config
+	if config == nil {
+		config = map[string]string{}
+	}
+	cfg, err := json.Marshal(config)
 	if err != nil {
 		return nil, err
 	}

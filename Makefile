@@ -1,0 +1,47 @@
+# Two commands matter (README quick start): `make dev` deploys the dev stack, `make test` tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := venv
+GATES_VENV := .venv-gates
+export PLATFORM_GATES_BIN ?= $(CURDIR)/$(GATES_VENV)/bin
+
+.PHONY: venv gates policy-venv test unit lint dev destroy-dev render diff docs
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# Checkov and friends pin libraries that clash with the program's; they get their own venv.
+gates: $(GATES_VENV)/.installed
+$(GATES_VENV)/.installed: requirements-gates.txt
+	$(PYTHON) -m venv $(GATES_VENV)
+	$(GATES_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-gates.txt
+	touch $@
+
+# pulumi-policy needs protobuf 5.x; the CrossGuard pack runs from its own venv.
+policy-venv: policy/venv/.installed
+policy/venv/.installed: policy/requirements.txt
+	$(PYTHON) -m venv policy/venv
+	policy/venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+unit: venv gates policy-venv
+	$(VENV)/bin/python -m pytest -m "not integration"
+
+test: lint gates policy-venv
+	$(VENV)/bin/python -m pytest
+
+render: venv
+	$(VENV)/bin/python -m tools.render --all --out rendered
+
+diff: venv
+	$(VENV)/bin/python -m tools.diff
+
+docs: venv
+	$(VENV)/bin/python -m tools.configdoc --write

@@ -1,0 +1,279 @@
+"""What Postgres and Redis share: one pod of a StatefulSet, a generated password in a Secret,
+a headless and a client Service, a metrics sidecar, and an allow-list NetworkPolicy.
+
+The spec builders are pure (dicts in, dicts out); ``DataStore`` registers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.config import Exporter, Image, Persistence, Resources, SecurityIds
+from components.connections import MetricsTarget
+from components.labels import labels, metadata, selector_labels
+
+# A Kubernetes object part as YAML spells it (camelCase). pulumi-kubernetes types its inputs as
+# TypedDicts, which plain dicts never match; the tests check these dicts instead.
+Manifest = Any
+PASSWORD_KEY = "password"  # noqa: S105 - the key inside the Secret, not a password
+METRICS_PORT_NAME = "metrics"
+DATA_VOLUME = "data"
+SECRET_VOLUME = "secret"  # noqa: S105 - a volume name
+# Both official images need their own user: initdb refuses a UID without a passwd entry.
+OWN_UID_EXCEPTION = {
+    "checkov.io/skip1": "CKV_K8S_40=the official image's own UID (postgres 70, redis 999); initdb needs its passwd entry"
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataStoreArgs:
+    namespace: str
+    environment: str
+    client_pod_labels: dict[str, str]  # the API pods: the only clients
+    monitoring_namespace: str | None  # None: no scraper to let in
+    retain_volumes: bool  # keep the PVCs when the StatefulSet goes away
+
+
+@dataclass(frozen=True)
+class Store:
+    """The few facts that differ between the two stores."""
+
+    app: str  # also the client Service and StatefulSet name
+    component: str
+    port: int
+    metrics_port: int
+    args: DataStoreArgs
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return selector_labels(self.app, self.args.namespace)
+
+    @property
+    def headless(self) -> str:
+        return f"{self.app}-headless"
+
+    def labels(self, component: str | None = None, version: str | None = None) -> dict[str, str]:
+        return labels(self.app, self.args.namespace, component or self.component, self.args.environment, version)
+
+    def metadata(self, name: str | None, component: str | None = None) -> Manifest:
+        return metadata(self.args.namespace, self.labels(component), name)
+
+    def workload_metadata(self, name: str, component: str | None = None) -> Manifest:
+        return metadata(self.args.namespace, self.labels(component), name, annotations=OWN_UID_EXCEPTION)
+
+    @property
+    def secret_dir(self) -> str:
+        return f"/run/secrets/{self.app}"
+
+    @property
+    def password_file(self) -> str:
+        return f"{self.secret_dir}/{PASSWORD_KEY}"
+
+    def metrics_target(self) -> MetricsTarget:
+        return MetricsTarget(
+            name=self.app, service_labels={**self.selector, "app.kubernetes.io/component": METRICS_PORT_NAME},
+            port=METRICS_PORT_NAME, path="/metrics",
+        )
+
+
+# ---------------------------------------------------------------- pure spec builders
+
+
+def pod_security_context(ids: SecurityIds) -> dict[str, Any]:
+    """The image's real user, and fsGroup so it owns the volume it is given."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": ids.run_as_user,
+        "runAsGroup": ids.run_as_group,
+        "fsGroup": ids.run_as_group,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def resources(settings: Resources) -> dict[str, Any]:
+    return settings.model_dump(by_alias=True)
+
+
+def secret_volume(secret_name: pulumi.Input[str]) -> dict[str, Any]:
+    """The Secret as read-only files (not env vars, which leak through /proc and crash dumps)."""
+    return {"name": SECRET_VOLUME, "secret": {"secretName": secret_name, "defaultMode": 0o440}}
+
+
+def secret_mount(store: Store) -> dict[str, Any]:
+    return {"name": SECRET_VOLUME, "mountPath": store.secret_dir, "readOnly": True}
+
+
+def exec_probes(command: list[str], startup_seconds: int) -> dict[str, Any]:
+    """Startup covers first boot and crash recovery; liveness only starts after it and is lenient."""
+    check = {"exec": {"command": command}, "timeoutSeconds": 5}
+    return {
+        "startupProbe": {**check, "periodSeconds": 5, "failureThreshold": max(1, startup_seconds // 5)},
+        "readinessProbe": {**check, "periodSeconds": 10, "failureThreshold": 3},
+        "livenessProbe": {**check, "periodSeconds": 20, "failureThreshold": 6},
+    }
+
+
+def empty_dirs(*mounts: tuple[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, volumeMounts) of writable scratch paths under a read-only root filesystem."""
+    return [{"name": n, "emptyDir": {}} for n, _ in mounts], [{"name": n, "mountPath": p} for n, p in mounts]
+
+
+def claim_spec(size: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return spec
+
+
+def container(name: str, image: Image, limits: Resources, port: tuple[str, int] | None = None, **fields: Any) -> dict[str, Any]:
+    """A container under the house rules: its pinned image, requests and limits, restricted security."""
+    spec: dict[str, Any] = {
+        "name": name,
+        "image": image.ref,
+        "imagePullPolicy": image.pull_policy,
+        "resources": resources(limits),
+        "securityContext": container_security_context(),
+    }
+    if port:
+        spec["ports"] = [{"name": port[0], "containerPort": port[1], "protocol": "TCP"}]
+    return spec | fields
+
+
+def exporter_container(store: Store, settings: Exporter, env: list[dict[str, str]]) -> dict[str, Any]:
+    tcp = {"tcpSocket": {"port": METRICS_PORT_NAME}, "periodSeconds": 20, "timeoutSeconds": 5}
+    return container(
+        "metrics", settings.image, settings.resources, (METRICS_PORT_NAME, store.metrics_port),
+        env=env, volumeMounts=[secret_mount(store)],
+        readinessProbe={**tcp, "failureThreshold": 3}, livenessProbe={**tcp, "failureThreshold": 6},
+    )
+
+
+def pod_spec(store: Store, ids: SecurityIds, grace_seconds: int, **spec: Any) -> dict[str, Any]:
+    return {
+        "securityContext": pod_security_context(ids),
+        "automountServiceAccountToken": False,  # neither store calls the Kubernetes API
+        "enableServiceLinks": False,  # a Service named postgres would inject POSTGRES_PORT=tcp://...
+        "terminationGracePeriodSeconds": grace_seconds,
+        **spec,
+    }
+
+
+def single_pod_statefulset(store: Store, persistence: Persistence, pod: dict[str, Any], version: str | None) -> Manifest:
+    """One replica; the data volume is a claim template, or an emptyDir when persistence is off."""
+    if not persistence.enabled:
+        pod = {**pod, "volumes": [*pod.get("volumes", []), {"name": DATA_VOLUME, "emptyDir": {}}]}
+    spec: dict[str, Any] = {
+        "serviceName": store.headless,
+        "replicas": 1,
+        "selector": {"matchLabels": store.selector},
+        "updateStrategy": {"type": "RollingUpdate"},
+        "template": {"metadata": {"labels": store.labels(version=version)}, "spec": pod},
+    }
+    if persistence.enabled:
+        policy = "Retain" if store.args.retain_volumes else "Delete"
+        spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": policy, "whenScaled": policy}
+        spec["volumeClaimTemplates"] = [
+            {
+                "metadata": {"name": DATA_VOLUME, "labels": store.labels()},
+                "spec": claim_spec(persistence.size, persistence.storage_class),
+            }
+        ]
+    return spec
+
+
+def service_specs(store: Store, metrics: bool) -> dict[str, tuple[Manifest, Manifest]]:
+    """{role: (metadata, spec)}: the client ClusterIP (DB_HOST), the StatefulSet's headless one, metrics."""
+    port = {"name": store.app, "port": store.port, "targetPort": store.app, "protocol": "TCP"}
+    services = {
+        "service": (store.metadata(store.app), {"type": "ClusterIP", "selector": store.selector, "ports": [port]}),
+        "headless": (store.metadata(store.headless), {"clusterIP": "None", "selector": store.selector, "ports": [port]}),
+    }
+    if metrics:
+        # Its own Service, so a ServiceMonitor selecting it scrapes each pod once.
+        metrics_port = {"name": METRICS_PORT_NAME, "port": store.metrics_port, "targetPort": METRICS_PORT_NAME, "protocol": "TCP"}
+        services["metrics"] = (
+            store.metadata(f"{store.app}-metrics", METRICS_PORT_NAME),
+            {"type": "ClusterIP", "selector": store.selector, "ports": [metrics_port]},
+        )
+    return services
+
+
+def ingress_policy_spec(store: Store, clients: list[dict[str, str]], metrics: bool) -> Manifest:
+    """Only the given client pods reach the store's port; only the monitoring namespace its metrics."""
+    rules: list[dict[str, Any]] = [
+        {
+            "from": [{"podSelector": {"matchLabels": pods}} for pods in clients],
+            "ports": [{"protocol": "TCP", "port": store.port}],
+        }
+    ]
+    if metrics and store.args.monitoring_namespace:
+        monitoring = {"kubernetes.io/metadata.name": store.args.monitoring_namespace}
+        rules.append(
+            {
+                "from": [{"namespaceSelector": {"matchLabels": monitoring}}],
+                "ports": [{"protocol": "TCP", "port": store.metrics_port}],
+            }
+        )
+    return {"podSelector": {"matchLabels": store.selector}, "policyTypes": ["Ingress"], "ingress": rules}
+
+
+# ---------------------------------------------------------------- the shared component
+
+
+class DataStore(pulumi.ComponentResource):
+    """Registers the password, Services, StatefulSet and policy; subclasses supply the pod."""
+
+    password: pulumi.Output[str]
+    secret_name: pulumi.Output[str]
+    statefulset: k8s.apps.v1.StatefulSet
+    metrics_target: MetricsTarget | None
+
+    def __init__(self, type_name: str, name: str, store: Store, opts: pulumi.ResourceOptions | None):
+        super().__init__(type_name, name, None, opts)
+        self._name, self._store = name, store
+        # Data-bearing children inherit protect (production) and retainOnDelete from the parent;
+        # the rest is cheap to recreate and must stay replaceable, or a config change would fail.
+        self._data = pulumi.ResourceOptions(parent=self)
+        self._plain = pulumi.ResourceOptions(parent=self, protect=False, retain_on_delete=False)
+
+        # Only constant inputs and no keepers: no config change can regenerate it; ignore_changes
+        # keeps a code edit of the length from doing so. Rotate with `pulumi up --replace <urn>`.
+        generated = random.RandomPassword(
+            f"{name}-password", length=32, special=False,
+            opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(ignore_changes=["length", "special"])),
+        )
+        self.password = pulumi.Output.secret(generated.result)
+        # Auto-named: consumers get the name by reference; the content never changes.
+        secret = k8s.core.v1.Secret(
+            f"{name}-secret", metadata=store.metadata(None), type="Opaque",
+            string_data=self._secret_files(self.password), opts=self._data,
+        )
+        self.secret_name = secret.metadata.apply(lambda m: m["name"])
+
+    def _secret_files(self, password: pulumi.Output[str]) -> Manifest:
+        """The Secret's keys; a store adds files that embed the password in its tools' formats."""
+        return {PASSWORD_KEY: password}
+
+    def _finish(self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]]) -> None:
+        name, store = self._name, self._store
+        for role, (meta, spec) in service_specs(store, metrics).items():
+            k8s.core.v1.Service(f"{name}-{role}", metadata=meta, spec=spec, opts=self._plain)
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset", metadata=store.workload_metadata(store.app),
+            spec=statefulset, opts=self._data,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-policy", metadata=store.metadata(store.app),
+            spec=ingress_policy_spec(store, [store.args.client_pod_labels, *extra_clients], metrics), opts=self._plain,
+        )
+        self.metrics_target = store.metrics_target() if metrics else None

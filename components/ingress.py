@@ -1,0 +1,119 @@
+"""Public HTTP(S) access to the API: an Ingress, or a Gateway API HTTPRoute, or nothing.
+
+``kind: ingress`` works with any Ingress controller (the class is config); TLS comes from
+cert-manager's ingress-shim. ``kind: gateway`` attaches an HTTPRoute to an existing Gateway
+(the successor of Ingress now that ingress-nginx is out of maintenance); there the Gateway's
+HTTPS listener holds the certificate. ``kind: none`` exposes nothing (dev: port-forward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import IngressConfig
+from components.labels import labels, metadata
+
+NAME = "api"
+
+
+@dataclass(frozen=True)
+class IngressArgs:
+    namespace: str
+    environment: str
+    settings: IngressConfig
+    service_name: pulumi.Input[str]
+    service_port: int
+
+
+def tls_secret_name(settings: IngressConfig) -> str:
+    return settings.tls.secret_name or f"{NAME}-tls"
+
+
+def public_url(settings: IngressConfig) -> str | None:
+    if settings.kind == "none" or not settings.host:
+        return None
+    return f"{'https' if settings.tls.enabled else 'http'}://{settings.host}/"
+
+
+def ingress_annotations(settings: IngressConfig) -> dict[str, str]:
+    """Config's controller extras, plus the cert-manager issuer when the Ingress carries TLS."""
+    result = dict(settings.annotations)
+    if settings.kind == "ingress" and settings.tls.enabled and settings.tls.cluster_issuer:
+        result["cert-manager.io/cluster-issuer"] = settings.tls.cluster_issuer
+    return result
+
+
+def ingress_spec(args: IngressArgs) -> dict[str, Any]:
+    settings = args.settings
+    rule: dict[str, Any] = {
+        "http": {
+            "paths": [
+                {
+                    "path": "/",
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": args.service_name, "port": {"number": args.service_port}}},
+                }
+            ]
+        }
+    }
+    if settings.host:
+        rule["host"] = settings.host
+    spec: dict[str, Any] = {"ingressClassName": settings.class_name, "rules": [rule]}
+    if settings.tls.enabled:
+        spec["tls"] = [{"hosts": [settings.host], "secretName": tls_secret_name(settings)}]
+    return spec
+
+
+def http_route_spec(args: IngressArgs) -> dict[str, Any]:
+    settings, gateway = args.settings, args.settings.gateway
+    assert gateway is not None, "IngressConfig rejects kind gateway without one"
+    parent: dict[str, Any] = {
+        "group": "gateway.networking.k8s.io",
+        "kind": "Gateway",
+        "name": gateway.name,
+        "namespace": gateway.namespace,
+    }
+    if gateway.section_name:
+        parent["sectionName"] = gateway.section_name  # with TLS: the HTTPS listener only
+    spec: dict[str, Any] = {
+        "parentRefs": [parent],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                "backendRefs": [{"kind": "Service", "name": args.service_name, "port": args.service_port}],
+            }
+        ],
+    }
+    if settings.host:
+        spec["hostnames"] = [settings.host]
+    return spec
+
+
+class Ingress(pulumi.ComponentResource):
+    """Routes the public host to the API Service; ``public_url`` is None when nothing is exposed."""
+
+    public_url: str | None
+
+    def __init__(self, name: str, args: IngressArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("platform:index:Ingress", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        meta_labels = labels(NAME, args.namespace, "ingress", args.environment)
+        meta: dict[str, Any] = metadata(args.namespace, meta_labels, NAME, annotations=ingress_annotations(settings))
+        if settings.kind == "ingress":
+            k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta, spec=ingress_spec(args), opts=child)
+        elif settings.kind == "gateway":
+            k8s.apiextensions.CustomResource(
+                f"{name}-route",
+                api_version="gateway.networking.k8s.io/v1",
+                kind="HTTPRoute",
+                metadata=meta,
+                spec=http_route_spec(args),
+                opts=child,
+            )
+        self.public_url = public_url(settings)
+        self.register_outputs({"public_url": self.public_url})

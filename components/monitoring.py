@@ -1,0 +1,344 @@
+"""Monitoring: scrape targets, alert rules and dashboards, and (mode ``install``) the stack itself.
+
+* ``install``: kube-prometheus-stack (pinned) as a ``helm.v3.Release`` in its own namespace. Its
+  CRDs, ClusterRoles and node-exporter DaemonSet are cluster-wide: ONE install per cluster.
+* ``existing``: only this platform's ServiceMonitors, PrometheusRule and dashboards, labelled with
+  ``selectorLabels`` so the cluster's Prometheus selects them (its CRDs must exist).
+* ``off``: nothing.
+
+Rules and dashboards are data in ``monitoring/`` (the tests run promtool on exactly what is
+deployed). The platform's objects live in the app namespace, next to what they watch: they go
+away with the environment, need no write access to a shared namespace, and the chart's Grafana
+sidecar searches ALL namespaces for ``grafana_dashboard: "1"`` ConfigMaps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import yaml
+
+from components.config import LoggingConfig, MonitoringConfig, Resources
+from components.connections import MetricsTarget
+from components.labels import labels, metadata
+from components.validation import parse_quantity
+
+ASSETS = Path(__file__).resolve().parent.parent / "monitoring"
+STACK_CHART = ("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts")
+LOGGING_CHART = ("fluent-bit", "https://fluent.github.io/helm-charts")
+NAMESPACE_TOKEN = "${namespace}"  # noqa: S105 - a placeholder in monitoring/rules/*.yaml, not a secret
+GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
+# podinfo (dev) labels its status `status`; the rules' contract is `code`: copy it over.
+METRIC_RELABELINGS: dict[str, list[dict[str, Any]]] = {
+    "api": [{"sourceLabels": ["status"], "regex": "(.+)", "targetLabel": "code", "replacement": "$1", "action": "replace"}],
+}
+LOG_PORTS = {"es": 9200, "forward": 24224, "loki": 3100}
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    environment: str
+    namespace: pulumi.Input[str]  # the app namespace (an Output carries the dependency on it)
+    settings: MonitoringConfig
+    targets: Sequence[MetricsTarget]
+    postgres_backups: bool = False  # alert when the backup CronJob fails or falls behind
+
+
+# ---------------------------------------------------------------- pure builders
+
+
+def _resources(res: Resources) -> dict[str, Any]:
+    return {"requests": res.requests.model_dump(), "limits": res.limits.model_dump()}
+
+
+def rule_files(targets: Sequence[MetricsTarget], postgres_backups: bool) -> list[str]:
+    """The files of monitoring/rules/ that apply: platform-wide ones plus one per target."""
+    names = {"platform", *(t.name for t in targets)}
+    if postgres_backups and "postgres" in names:
+        names.add("postgres-backup")
+    return sorted(n for n in names if (ASSETS / "rules" / f"{n}.yaml").exists())
+
+
+def render_rules(namespace: str, files: Sequence[str]) -> dict[str, Any]:
+    """A PrometheusRule spec (= a Prometheus rule file) scoped to one namespace."""
+    groups: list[dict[str, Any]] = []
+    for name in files:
+        text = (ASSETS / "rules" / f"{name}.yaml").read_text().replace(NAMESPACE_TOKEN, namespace)
+        groups += yaml.safe_load(text)["groups"]
+    return {"groups": groups}
+
+
+def service_monitor_spec(target: MetricsTarget, namespace: str, interval: str) -> dict[str, Any]:
+    endpoint: dict[str, Any] = {
+        "port": target.port,
+        "path": target.path,
+        "interval": interval,
+        # A stable job name ("api", "postgres", "redis") whatever the Service is called: the rules use it.
+        "relabelings": [{"targetLabel": "job", "replacement": target.name, "action": "replace"}],
+    }
+    if target.name in METRIC_RELABELINGS:
+        endpoint["metricRelabelings"] = METRIC_RELABELINGS[target.name]
+    return {
+        "selector": {"matchLabels": dict(target.service_labels)},
+        "namespaceSelector": {"matchNames": [namespace]},
+        "endpoints": [endpoint],
+    }
+
+
+def dashboard(name: str, namespace: str) -> str:
+    """monitoring/dashboards/<name>.json pinned to one namespace, with a uid unique per namespace."""
+    board = json.loads((ASSETS / "dashboards" / f"{name}.json").read_text())
+    board["uid"] = f"{namespace}-{name}"[:40]
+    board["title"] = f"{board['title']} ({namespace})"
+    for variable in board["templating"]["list"]:
+        if variable["name"] == "namespace":
+            variable["query"] = namespace
+    return json.dumps(board, indent=2, sort_keys=True)
+
+
+def _retention_size(size: str) -> str:
+    """85 % of the volume: Prometheus deletes old blocks before the disk fills up (MB = MiB there)."""
+    return f"{int(parse_quantity(size) * Decimal('0.85') / 2**20)}MB"
+
+
+def alertmanager_config(settings: MonitoringConfig) -> dict[str, Any]:
+    """Routes and receivers; each webhook URL is read from a Secret mounted by the operator."""
+    routes: list[dict[str, Any]] = [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]
+    receivers: list[dict[str, Any]] = [{"name": "null"}]
+    for receiver in settings.receivers:
+        matchers = [f'severity =~ "{"|".join(receiver.severities)}"'] if receiver.severities else []
+        routes.append({"receiver": receiver.name, "matchers": matchers, "continue": True})
+        url_file = f"/etc/alertmanager/secrets/{receiver.webhook_url_secret}/{receiver.webhook_url_key}"
+        receivers.append({"name": receiver.name, "webhook_configs": [{"url_file": url_file, "send_resolved": True}]})
+    return {"route": {"receiver": "null", "group_by": ["namespace", "alertname"], "routes": routes}, "receivers": receivers}
+
+
+def stack_values(settings: MonitoringConfig, grafana_secret: str) -> dict[str, Any]:
+    """kube-prometheus-stack values (names checked against the chart's values.yaml)."""
+    res = settings.resources
+    storage = settings.storage
+    prometheus: dict[str, Any] = {
+        "retention": settings.retention,
+        "scrapeInterval": settings.scrape_interval,
+        "resources": _resources(res.prometheus),
+        # The `release` label trap: by default the chart only selects objects labelled
+        # release=<release name>. False = select every ServiceMonitor/PodMonitor/Probe/rule.
+        **{
+            f"{kind}SelectorNilUsesHelmValues": False
+            for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
+        },
+    }
+    if storage.enabled:
+        claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage.size}}}
+        if storage.storage_class:
+            claim["storageClassName"] = storage.storage_class
+        prometheus["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
+        prometheus["retentionSize"] = _retention_size(storage.size)
+    secrets = sorted({r.webhook_url_secret for r in settings.receivers})
+    return {
+        "fullnameOverride": settings.release_name,  # stable Service names for the hints below
+        "crds": {"enabled": True},
+        "prometheus": {"prometheusSpec": prometheus},
+        "alertmanager": {
+            "config": alertmanager_config(settings),
+            "alertmanagerSpec": {"secrets": secrets, "resources": _resources(res.alertmanager)},
+        },
+        "grafana": {
+            "enabled": settings.grafana,
+            "fullnameOverride": f"{settings.release_name}-grafana",
+            "admin": {"existingSecret": grafana_secret, "userKey": GRAFANA_USER_KEY, "passwordKey": GRAFANA_PASSWORD_KEY},
+            "resources": _resources(res.grafana),
+            "sidecar": {
+                "dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}
+            },
+        },
+        "prometheusOperator": {"resources": _resources(res.operator)},
+        "kube-state-metrics": {"resources": _resources(res.kube_state_metrics)},
+        "prometheus-node-exporter": {"resources": _resources(res.node_exporter)},
+    }
+
+
+def fluent_bit_output(settings: LoggingConfig) -> str:
+    port = settings.port or LOG_PORTS[settings.output]
+    lines = [
+        "[OUTPUT]",
+        f"Name {settings.output}",
+        "Match *",
+        f"Host {settings.host}",
+        f"Port {port}",
+        f"tls {'On' if settings.tls else 'Off'}",
+        "Retry_Limit 10",
+    ]
+    if settings.output == "es":
+        lines += ["Logstash_Format On", "Suppress_Type_Name On", "Replace_Dots On"]
+    elif settings.output == "loki":
+        lines += ["Labels job=fluent-bit", "Auto_Kubernetes_Labels On"]
+    return "\n".join([lines[0], *(f"    {line}" for line in lines[1:])]) + "\n"
+
+
+def logging_values(settings: LoggingConfig) -> dict[str, Any]:
+    """Fluent Bit reads /var/log on every node: root with hostPath (the namespace allows it)."""
+    return {
+        "fullnameOverride": "fluent-bit",
+        "image": {"pullPolicy": "IfNotPresent"},
+        "testFramework": {"enabled": False},
+        "resources": _resources(settings.resources),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "config": {"outputs": fluent_bit_output(settings)},
+    }
+
+
+def endpoints(settings: MonitoringConfig, grafana_secret: str | None) -> dict[str, str]:
+    """In-cluster URLs and the commands that reach them from a laptop (no secret in them)."""
+    if settings.mode == "off":
+        return {}
+    ns, release = settings.namespace, settings.release_name
+    hints = {
+        "prometheusUrl": f"http://{release}-prometheus.{ns}.svc:9090",
+        "prometheusPortForward": f"kubectl -n {ns} port-forward svc/{release}-prometheus 9090:9090",
+    }
+    if settings.grafana:
+        hints["grafanaUrl"] = f"http://{release}-grafana.{ns}.svc"
+        hints["grafanaPortForward"] = f"kubectl -n {ns} port-forward svc/{release}-grafana 3000:80"
+    if settings.grafana and grafana_secret:
+        hints["grafanaAdminPasswordCommand"] = (
+            f"kubectl -n {ns} get secret {grafana_secret} -o jsonpath='{{.data.{GRAFANA_PASSWORD_KEY}}}' | base64 -d"
+        )
+    return hints
+
+
+# ---------------------------------------------------------------- component
+
+
+class Monitoring(pulumi.ComponentResource):
+    """ServiceMonitors, alert rules and dashboards for the platform; the stack too in install mode."""
+
+    release: k8s.helm.v3.Release | None
+    endpoints: dict[str, str]
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("platform:index:Monitoring", name, None, opts)
+        settings = args.settings
+        self.release = None
+        grafana_secret = f"{settings.release_name}-grafana-admin" if settings.mode == "install" else None
+        self.endpoints = endpoints(settings, grafana_secret)
+        if settings.mode == "off":
+            self.register_outputs({})
+            return
+
+        common = labels("monitoring", settings.namespace, "monitoring", args.environment)
+        crds: list[pulumi.Resource] = []  # what must exist before the monitoring.coreos.com objects
+        namespace_ready: list[pulumi.Resource] = []
+        if settings.mode == "install":
+            namespace_ready = [self._namespace(name, args, common)]
+            self.release = self._stack(name, args, common, grafana_secret or "", namespace_ready)
+            crds = [self.release]
+        if settings.logging.enabled:
+            self._logging(name, args, namespace_ready + crds)
+
+        app_ns = pulumi.Output.from_input(args.namespace)
+        on_crds = pulumi.ResourceOptions(parent=self, depends_on=crds)
+        for target in args.targets:
+            k8s.apiextensions.CustomResource(
+                f"{name}-{target.name}-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata=app_ns.apply(lambda ns, t=target: metadata(ns, self._labels(args, t.name), t.name)),
+                spec=app_ns.apply(lambda ns, t=target: service_monitor_spec(t, ns, settings.scrape_interval)),
+                opts=on_crds,
+            )
+        files = rule_files(args.targets, args.postgres_backups)
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, "alerts"), "platform-alerts")),
+            spec=app_ns.apply(lambda ns: render_rules(ns, files)),
+            opts=on_crds,
+        )
+        for target in args.targets:
+            if not (ASSETS / "dashboards" / f"{target.name}.json").exists():
+                continue
+            k8s.core.v1.ConfigMap(
+                f"{name}-{target.name}-dashboard",
+                metadata=app_ns.apply(
+                    lambda ns, t=target: metadata(
+                        ns, {**self._labels(args, "dashboard"), "grafana_dashboard": "1"}, f"dashboard-{t.name}"
+                    )
+                ),
+                data=app_ns.apply(lambda ns, t=target: {f"{t.name}.json": dashboard(t.name, ns)}),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.register_outputs({"endpoints": self.endpoints})
+
+    @staticmethod
+    def _labels(args: MonitoringArgs, component: str) -> dict[str, str]:
+        # selectorLabels last: they are what the configured Prometheus selects objects by.
+        return {**labels("monitoring", "platform", component, args.environment), **args.settings.selector_labels}
+
+    def _namespace(self, name: str, args: MonitoringArgs, common: dict[str, str]) -> k8s.core.v1.Namespace:
+        # node-exporter (and Fluent Bit) need hostPID/hostNetwork/hostPath: `restricted` would
+        # reject them. The app namespaces stay `restricted`.
+        ns_labels = {**common, "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "baseline"}
+        return k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": args.settings.namespace, "labels": ns_labels},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _stack(
+        self, name: str, args: MonitoringArgs, common: dict[str, str], grafana_secret: str, after: list[pulumi.Resource]
+    ) -> k8s.helm.v3.Release:
+        settings = args.settings
+        password = random.RandomPassword(
+            f"{name}-grafana-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=metadata(settings.namespace, common, grafana_secret),
+            string_data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: password.result},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+        chart, repo = STACK_CHART
+        return k8s.helm.v3.Release(
+            f"{name}-stack",
+            name=settings.release_name,
+            chart=chart,
+            version=settings.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            namespace=settings.namespace,
+            create_namespace=False,
+            values=stack_values(settings, grafana_secret),
+            timeout=900,
+            max_history=5,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, secret]),
+        )
+
+    def _logging(self, name: str, args: MonitoringArgs, after: list[pulumi.Resource]) -> None:
+        settings = args.settings
+        chart, repo = LOGGING_CHART
+        k8s.helm.v3.Release(
+            f"{name}-logging",
+            name="fluent-bit",
+            chart=chart,
+            version=settings.logging.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            namespace=settings.namespace,
+            create_namespace=False,
+            values=logging_values(settings.logging),
+            timeout=600,
+            max_history=5,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )

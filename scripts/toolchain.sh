@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Build (or reuse) everything `pulumi up|preview|destroy` needs to run for real on this machine:
+#   - Pulumi CLI, Python language host (+ exec shim), resource plugins kubernetes and random
+#   - a Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler),
+#     kubectl, and kwok (simulated nodes) -- used by scripts/local-cluster.sh
+# Everything is built from Go modules via the Go module proxy into a cache OUTSIDE the repo:
+#   ${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/{bin,src,logs,stamps}
+# Idempotent: a component whose stamp matches its version/inputs is skipped.
+# Afterwards:  source "${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/env.sh"
+# Usage: bash scripts/toolchain.sh [--only NAME[,NAME...]] [--list]
+#   names: etcd kubernetes kwok pulumi shims pulumi-resource-kubernetes plugins
+# See scripts/TOOLCHAIN.md for versions, timings and why some versions differ from requirements.txt.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$HERE")"
+DIR="${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}"
+BIN="$DIR/bin"; SRC="$DIR/src"; LOGS="$DIR/logs"; STAMPS="$DIR/stamps"
+TIMES="$DIR/build-times.tsv"
+mkdir -p "$BIN" "$SRC" "$LOGS" "$STAMPS"
+
+# ---- versions ---------------------------------------------------------------------------
+req_version() { # req_version PKG DEFAULT  -> version pinned in requirements.txt (PKG==X) or DEFAULT
+  local v=""
+  if [ -f "$REPO/requirements.txt" ]; then
+    v="$(sed -n -E "s/^[[:space:]]*$1[[:space:]]*==[[:space:]]*([0-9][0-9A-Za-z.+-]*).*/\1/p" "$REPO/requirements.txt" | head -n1)"
+  fi
+  echo "${v:-$2}"
+}
+PULUMI_SDK_VERSION="$(req_version pulumi 3.272.0)"
+K8S_PROVIDER_VERSION="$(req_version pulumi-kubernetes 4.34.2)"
+RANDOM_PROVIDER_VERSION="$(req_version pulumi-random 4.21.4)"
+# The CLI is built from github.com/pulumi/pulumi/pkg/v3. If the proxy does not serve the SDK's
+# version (3.272.0 is refused here) we use the nearest newer served release; a newer CLI runs
+# older SDKs fine.
+PULUMI_CLI_FALLBACK="${PULUMI_CLI_FALLBACK:-3.274.1}"
+K8S_VERSION="${K8S_VERSION:-v1.35.4}"       # must match scripts/toolchain/kubernetes/go.mod
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"     # must match scripts/toolchain/etcd/go.mod
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+# pulumi-kubernetes provider: the proxy serves only this pseudo-version of provider/v4.
+K8S_PROVIDER_MODULE_VERSION="v4.0.0-20260115033456-f47bc2d6f199"
+
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+export CGO_ENABLED="${CGO_ENABLED:-0}"
+
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
+command -v go >/dev/null || die "go is required (Go >= 1.26)"
+command -v python3 >/dev/null || die "python3 is required"
+
+ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only) ONLY=",$2,"; shift 2 ;;
+    --list) echo "etcd kubernetes kwok pulumi shims pulumi-resource-kubernetes plugins"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1" ;;
+  esac
+done
+want() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
+
+# stamp helpers: a component is up to date if its stamp file holds the same key and binaries exist
+stamp_ok() { # stamp_ok NAME KEY BIN...
+  local name="$1" key="$2"; shift 2
+  [ -f "$STAMPS/$name" ] && [ "$(cat "$STAMPS/$name")" = "$key" ] || return 1
+  local b; for b in "$@"; do [ -x "$BIN/$b" ] || return 1; done
+}
+stamp_set() { echo "$2" > "$STAMPS/$1"; }
+record_time() { # record_time NAME SECONDS
+  printf '%s\t%s\t%s\n' "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$TIMES"
+  log "$1 built in ${2}s"
+}
+# hash of the committed wrapper module, so edits to it trigger a rebuild
+tree_hash() { (cd "$HERE/toolchain/$1" && find . -type f ! -name go.sum -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16); }
+# copy a committed wrapper module to the build dir (go.sum is generated there, never in the repo)
+prep_src() { # prep_src NAME -> echoes build dir
+  local d="$SRC/$1"
+  rm -rf "$d"; mkdir -p "$d"
+  cp -r "$HERE/toolchain/$1/." "$d/"
+  echo "$d"
+}
+mod_dir() { go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or ""); sys.exit(1 if d.get("Error") else 0)'; }
+served() { go mod download -json "$1" >/dev/null 2>&1; }
+
+LDFLAGS_BASE="-s -w"
+
+# ---- etcd ---------------------------------------------------------------------------------
+build_etcd() {
+  local key="etcd $ETCD_VERSION $(tree_hash etcd)"
+  if stamp_ok etcd "$key" etcd; then log "etcd $ETCD_VERSION: up to date"; return; fi
+  if command -v etcd >/dev/null 2>&1 && [ "$(command -v etcd)" != "$BIN/etcd" ] && \
+     etcd --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}"; then
+    ln -sf "$(command -v etcd)" "$BIN/etcd"; stamp_set etcd "$key"; log "etcd: using $(command -v etcd)"; return
+  fi
+  log "building etcd $ETCD_VERSION ..."
+  local d s; d="$(prep_src etcd)"; s=$(date +%s)
+  ( cd "$d" && go mod tidy >"$LOGS/etcd.log" 2>&1 &&
+    go build -trimpath -ldflags "$LDFLAGS_BASE" -o "$BIN/etcd" . >>"$LOGS/etcd.log" 2>&1 ) ||
+    { tail -n 30 "$LOGS/etcd.log" >&2; die "etcd build failed (log: $LOGS/etcd.log)"; }
+  record_time etcd $(( $(date +%s) - s )); stamp_set etcd "$key"
+}
+
+# ---- kubernetes control plane + kubectl -------------------------------------------------
+build_kubernetes() {
+  local key="kubernetes $K8S_VERSION $(tree_hash kubernetes)"
+  local cmds="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+  # shellcheck disable=SC2086
+  if stamp_ok kubernetes "$key" $cmds; then log "kubernetes $K8S_VERSION: up to date"; return; fi
+  local d c s t minor ld=""; d="$(prep_src kubernetes)"
+  minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  ( cd "$d" && go mod tidy >"$LOGS/kubernetes.log" 2>&1 ) || { tail -n 30 "$LOGS/kubernetes.log" >&2; die "kubernetes: go mod tidy failed"; }
+  for c in $cmds; do
+    local vcmd="--version"; [ "$c" = kubectl ] && vcmd="version --client"
+    # shellcheck disable=SC2086
+    if [ -x "$BIN/$c" ] && "$BIN/$c" $vcmd 2>/dev/null | grep -q "$K8S_VERSION"; then
+      log "$c $K8S_VERSION: already built"; continue
+    fi
+    if [ "$c" = kubectl ] && command -v kubectl >/dev/null && [ "$(command -v kubectl)" != "$BIN/kubectl" ] && \
+       kubectl version --client 2>/dev/null | grep -q "Client Version: $K8S_VERSION\$"; then
+      ln -sf "$(command -v kubectl)" "$BIN/kubectl"; log "kubectl: using $(command -v kubectl)"; continue
+    fi
+    log "building $c $K8S_VERSION ..."; s=$(date +%s)
+    ( cd "$d" && go build -trimpath -ldflags "$LDFLAGS_BASE$ld" -o "$BIN/$c" "k8s.io/kubernetes/cmd/$c" >>"$LOGS/kubernetes.log" 2>&1 ) ||
+      { tail -n 30 "$LOGS/kubernetes.log" >&2; die "$c build failed (log: $LOGS/kubernetes.log)"; }
+    t=$(( $(date +%s) - s )); record_time "$c" "$t"
+  done
+  stamp_set kubernetes "$key"
+}
+
+# ---- kwok ----------------------------------------------------------------------------------
+build_kwok() {
+  local key="kwok $KWOK_VERSION"
+  if stamp_ok kwok "$key" kwok; then log "kwok $KWOK_VERSION: up to date"; return; fi
+  log "building kwok $KWOK_VERSION ..."; local s; s=$(date +%s)
+  # kwok's go.mod has no replace directives, so plain `go install module@version` works.
+  GOBIN="$BIN" go install -trimpath \
+    -ldflags "$LDFLAGS_BASE -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >"$LOGS/kwok.log" 2>&1 ||
+    { tail -n 30 "$LOGS/kwok.log" >&2; die "kwok build failed (log: $LOGS/kwok.log)"; }
+  record_time kwok $(( $(date +%s) - s )); stamp_set kwok "$key"
+}
+
+# ---- pulumi CLI --------------------------------------------------------------------------
+pulumi_cli_version() {
+  if served "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_SDK_VERSION"; then echo "$PULUMI_SDK_VERSION"; else echo "$PULUMI_CLI_FALLBACK"; fi
+}
+build_pulumi() {
+  local v; v="$(pulumi_cli_version)"
+  local key="pulumi $v $(tree_hash pulumi)"
+  if stamp_ok pulumi "$key" pulumi; then log "pulumi CLI v$v: up to date"; return; fi
+  if command -v pulumi >/dev/null 2>&1 && [ "$(command -v pulumi)" != "$BIN/pulumi" ] && \
+     [ "$(pulumi version 2>/dev/null)" = "v$v" ]; then
+    ln -sf "$(command -v pulumi)" "$BIN/pulumi"; stamp_set pulumi "$key"; log "pulumi: using $(command -v pulumi)"; return
+  fi
+  [ "$v" = "$PULUMI_SDK_VERSION" ] || log "pulumi pkg/v3@v$PULUMI_SDK_VERSION is not served by the Go proxy; building CLI v$v"
+  log "building pulumi CLI v$v ..."
+  local d s; d="$(prep_src pulumi)"; s=$(date +%s)
+  ( cd "$d" &&
+    go mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$v" -require="github.com/pulumi/pulumi/sdk/v3@v$v" &&
+    go mod tidy >"$LOGS/pulumi.log" 2>&1 &&
+    go build -trimpath -ldflags "$LDFLAGS_BASE -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
+      -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >>"$LOGS/pulumi.log" 2>&1 ) ||
+    { tail -n 30 "$LOGS/pulumi.log" >&2; die "pulumi build failed (log: $LOGS/pulumi.log)"; }
+  record_time pulumi $(( $(date +%s) - s )); stamp_set pulumi "$key"
+}
+
+# ---- language host + random provider (local stand-ins, see TOOLCHAIN.md) ---------------
+build_shims() {
+  local key="shims $RANDOM_PROVIDER_VERSION $(tree_hash pulumi-shims)"
+  if stamp_ok shims "$key" pulumi-language-python pulumi-language-python-exec pulumi-resource-random; then
+    log "pulumi-language-python / pulumi-resource-random: up to date"; return
+  fi
+  log "building pulumi-language-python and pulumi-resource-random $RANDOM_PROVIDER_VERSION ..."
+  local d s sdkdir; d="$(prep_src pulumi-shims)"; s=$(date +%s)
+  ( cd "$d" && go mod tidy >"$LOGS/shims.log" 2>&1 &&
+    go build -trimpath -ldflags "$LDFLAGS_BASE -X main.Version=$(pulumi_cli_version)" \
+      -o "$BIN/pulumi-language-python" ./cmd/pulumi-language-python >>"$LOGS/shims.log" 2>&1 &&
+    go build -trimpath -ldflags "$LDFLAGS_BASE -X main.Version=$RANDOM_PROVIDER_VERSION" \
+      -o "$BIN/pulumi-resource-random" ./cmd/pulumi-resource-random >>"$LOGS/shims.log" 2>&1 ) ||
+    { tail -n 30 "$LOGS/shims.log" >&2; die "shim build failed (log: $LOGS/shims.log)"; }
+  # The exec shim that runs the user's program ships in the published sdk/v3 module.
+  sdkdir="$(cd "$d" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+  install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
+  record_time pulumi-language-python+pulumi-resource-random $(( $(date +%s) - s )); stamp_set shims "$key"
+}
+
+# ---- pulumi-resource-kubernetes ----------------------------------------------------------
+build_prk() {
+  local key="prk $K8S_PROVIDER_VERSION $K8S_PROVIDER_MODULE_VERSION $(tree_hash pulumi-resource-kubernetes)"
+  if stamp_ok prk "$key" pulumi-resource-kubernetes; then log "pulumi-resource-kubernetes $K8S_PROVIDER_VERSION: up to date"; return; fi
+  log "building pulumi-resource-kubernetes (reports $K8S_PROVIDER_VERSION; source $K8S_PROVIDER_MODULE_VERSION) ..."
+  local d s pm; d="$(prep_src pulumi-resource-kubernetes)"; s=$(date +%s)
+  pm="$(mod_dir "github.com/pulumi/pulumi-kubernetes/provider/v4@$K8S_PROVIDER_MODULE_VERSION")" || die "provider module not served"
+  # main.go and the schema are taken from the module; the *-embed.json files are generated
+  # (upstream does this with `go generate` / generate.go, which is not in the module zip's build).
+  install -m 0644 "$pm/cmd/pulumi-resource-kubernetes/main.go" "$d/main.go"
+  python3 - "$pm/cmd/pulumi-resource-kubernetes" "$d" "$K8S_PROVIDER_VERSION" <<'PY'
+import json, sys, os
+src, dst, ver = sys.argv[1:4]
+s = json.load(open(os.path.join(src, "schema.json"))); s["version"] = ver
+json.dump(s, open(os.path.join(dst, "schema-embed.json"), "w"), separators=(",", ":"))
+m = json.load(open(os.path.join(src, "terraform-mapping.json")))
+json.dump(m, open(os.path.join(dst, "terraform-mapping-embed.json"), "w"), separators=(",", ":"))
+PY
+  ( cd "$d" && go mod tidy >"$LOGS/pulumi-resource-kubernetes.log" 2>&1 &&
+    go build -trimpath \
+      -ldflags "$LDFLAGS_BASE -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_VERSION" \
+      -o "$BIN/pulumi-resource-kubernetes" . >>"$LOGS/pulumi-resource-kubernetes.log" 2>&1 ) ||
+    { tail -n 30 "$LOGS/pulumi-resource-kubernetes.log" >&2; die "pulumi-resource-kubernetes build failed"; }
+  record_time pulumi-resource-kubernetes $(( $(date +%s) - s )); stamp_set prk "$key"
+}
+
+# ---- install plugins into the Pulumi plugin cache (never downloads) ----------------------
+install_plugins() {
+  export PULUMI_SKIP_UPDATE_CHECK=true
+  local name ver have
+  for spec in "kubernetes $K8S_PROVIDER_VERSION" "random $RANDOM_PROVIDER_VERSION"; do
+    set -- $spec; name="$1"; ver="$2"
+    have="$("$BIN/pulumi" plugin ls --json 2>/dev/null | python3 -c "
+import json,sys
+try: l=json.load(sys.stdin) or []
+except Exception: l=[]
+print(any(p.get('name')=='$name' and p.get('kind')=='resource' and p.get('version')=='$ver' for p in l))")"
+    local sum; sum="$(sha256sum "$BIN/pulumi-resource-$name" | cut -c1-16)"
+    if [ "$have" = True ] && [ -f "$STAMPS/plugin-$name" ] && [ "$(cat "$STAMPS/plugin-$name")" = "$ver $sum" ]; then
+      log "plugin resource $name $ver: installed"; continue
+    fi
+    log "installing plugin resource $name $ver from $BIN/pulumi-resource-$name"
+    "$BIN/pulumi" plugin install resource "$name" "$ver" --file "$BIN/pulumi-resource-$name" --reinstall >"$LOGS/plugin-$name.log" 2>&1 ||
+      { cat "$LOGS/plugin-$name.log" >&2; die "pulumi plugin install $name failed"; }
+    echo "$ver $sum" > "$STAMPS/plugin-$name"
+  done
+}
+
+write_env() {
+  cat > "$DIR/env.sh" <<EOF
+# generated by scripts/toolchain.sh -- source me
+export PLATFORM_TOOLCHAIN_DIR="$DIR"
+case ":\$PATH:" in *":$BIN:"*) ;; *) export PATH="$BIN:\$PATH" ;; esac
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+export PULUMI_SKIP_CONFIRMATIONS=true
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+export PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS=\${PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS:-false}
+EOF
+}
+
+T0=$(date +%s)
+want etcd && build_etcd
+want kubernetes && build_kubernetes
+want kwok && build_kwok
+want pulumi && build_pulumi
+want shims && build_shims
+want pulumi-resource-kubernetes && build_prk
+want plugins && install_plugins
+write_env
+log "done in $(( $(date +%s) - T0 ))s; cache $(du -sh "$DIR" 2>/dev/null | cut -f1) in $DIR"
+echo "export PATH=\"$BIN:\$PATH\"  # or: source $DIR/env.sh"
