@@ -37,8 +37,11 @@ unit: venv gates policy-venv
 test: lint gates policy-venv
 	$(VENV)/bin/python -m pytest
 
+dev: venv
+	bash scripts/deploy-dev.sh
+
 render: venv
-	$(VENV)/bin/python -m tools.render --all --out rendered
+	$(VENV)/bin/python -m tools.render --out rendered
 
 diff: venv
 	$(VENV)/bin/python -m tools.diff
