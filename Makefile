@@ -5,7 +5,7 @@ VENV := venv
 GATES_VENV := .venv-gates
 export PLATFORM_GATES_BIN ?= $(CURDIR)/$(GATES_VENV)/bin
 
-.PHONY: venv gates policy-venv test unit lint dev destroy-dev render diff docs
+.PHONY: venv gates policy-venv toolchain benchmark test unit lint dev destroy-dev render diff docs
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -27,6 +27,12 @@ policy/venv/.installed: policy/requirements.txt
 	policy/venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
 
+# The real engine (Pulumi CLI, plugins, control plane) and promtool, built from Go modules
+# into ~/.cache/platform-toolchain; a warm re-run takes seconds, a cold one most of an hour.
+toolchain:
+	bash scripts/toolchain.sh
+	bash scripts/promtool.sh >/dev/null
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
@@ -34,7 +40,7 @@ lint: venv
 unit: venv gates policy-venv
 	$(VENV)/bin/python -m pytest -m "not integration"
 
-test: lint gates policy-venv
+test: lint gates policy-venv toolchain
 	$(VENV)/bin/python -m pytest
 
 dev: venv
@@ -45,6 +51,9 @@ render: venv
 
 diff: venv
 	$(VENV)/bin/python -m tools.diff
+
+benchmark: venv toolchain
+	$(VENV)/bin/python -m tools.benchmark
 
 docs: venv
 	$(VENV)/bin/python -m tools.configdoc --write

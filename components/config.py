@@ -12,11 +12,13 @@ here: in ``environment_defaults`` and in ``_environment_rules``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -752,10 +754,15 @@ def _relations(config: PlatformConfig) -> list[str]:
         )
     pods = sum(count for count, _ in workload_footprint(config))
     if pods > ns.quota.pods:
-        problems.append(f"{PROJECT}:namespace.quota.pods: {ns.quota.pods} is fewer than the {pods} pods this environment can run")
+        problems.append(
+            f"{PROJECT}:namespace.quota.pods: {ns.quota.pods} is fewer than the {pods} pods this environment can run"
+        )
     for kind in ("requests", "limits"):
         for resource in ("cpu", "memory"):
-            need = sum((count * parse_quantity(getattr(getattr(res, kind), resource)) for count, res in workload_footprint(config)), Decimal(0))
+            need = sum(
+                (count * parse_quantity(getattr(getattr(res, kind), resource)) for count, res in workload_footprint(config)),
+                Decimal(0),
+            )
             quota = getattr(ns.quota, f"{kind}_{resource}")
             if need > parse_quantity(quota):
                 problems.append(
@@ -770,7 +777,10 @@ def _relations(config: PlatformConfig) -> list[str]:
             f"{_pretty(storage, 'memory')} the volumes of this environment claim"
         )
     if pg.backup.enabled and not pg.persistence.enabled:
-        problems.append(f"{PROJECT}:postgres.backup.enabled: backups of a database without persistence make no sense; enable postgres.persistence")
+        problems.append(
+            f"{PROJECT}:postgres.backup.enabled: backups of a database without persistence make no sense; "
+            "enable postgres.persistence"
+        )
     return problems
 
 
@@ -786,7 +796,10 @@ def _environment_rules(config: PlatformConfig) -> list[str]:
             problems.append(f"{PROJECT}:{group}.persistence.enabled: production data must be persistent; set it to true")
     for key, image in images(config).items():
         if image.floating:
-            problems.append(f"{PROJECT}:{key}: production needs a pinned image, not the moving tag {image.tag or 'latest'!r}; set a version tag or a digest")
+            problems.append(
+                f"{PROJECT}:{key}: production needs a pinned image, not the moving tag {image.tag or 'latest'!r}; "
+                "set a version tag or a digest"
+            )
     return problems
 
 
@@ -837,14 +850,15 @@ def read_pulumi_config() -> tuple[str, dict[str, Any]]:
             continue
         key = full_key[len(prefix):]
         if isinstance(value, str) and key in GROUPS:
-            try:
+            with contextlib.suppress(json.JSONDecodeError):  # reported by load_config as "must be an object"
                 value = json.loads(value)
-            except json.JSONDecodeError:
-                pass  # reported by load_config as "must be an object"
         raw[key] = value
-    secret = sorted(k for k in runtime_config.get_config_secret_keys_env() + list(runtime_config._SECRET_KEYS.get()) if k.startswith(prefix))
+    secret_keys = runtime_config.get_config_secret_keys_env() + list(runtime_config._SECRET_KEYS.get())
+    secret = sorted(k for k in secret_keys if k.startswith(prefix))
     if secret:
-        raise ConfigError([f"{k}: is set as a secret, but this project takes no secrets in config (passwords are generated)" for k in secret])
+        raise ConfigError(
+            [f"{k}: is set as a secret, but this project takes no secrets in config (passwords are generated)" for k in secret]
+        )
     return pulumi.get_stack(), raw
 
 

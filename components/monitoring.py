@@ -251,14 +251,7 @@ class Monitoring(pulumi.ComponentResource):
         app_ns = pulumi.Output.from_input(args.namespace)
         on_crds = pulumi.ResourceOptions(parent=self, depends_on=crds)
         for target in args.targets:
-            k8s.apiextensions.CustomResource(
-                f"{name}-{target.name}-monitor",
-                api_version="monitoring.coreos.com/v1",
-                kind="ServiceMonitor",
-                metadata=app_ns.apply(lambda ns, t=target: metadata(ns, self._labels(args, t.name), t.name)),
-                spec=app_ns.apply(lambda ns, t=target: service_monitor_spec(t, ns, settings.scrape_interval)),
-                opts=on_crds,
-            )
+            self._service_monitor(name, args, target, app_ns, on_crds)
         files = rule_files(args.targets, args.postgres_backups)
         k8s.apiextensions.CustomResource(
             f"{name}-rules",
@@ -269,19 +262,36 @@ class Monitoring(pulumi.ComponentResource):
             opts=on_crds,
         )
         for target in args.targets:
-            if not (ASSETS / "dashboards" / f"{target.name}.json").exists():
-                continue
-            k8s.core.v1.ConfigMap(
-                f"{name}-{target.name}-dashboard",
-                metadata=app_ns.apply(
-                    lambda ns, t=target: metadata(
-                        ns, {**self._labels(args, "dashboard"), "grafana_dashboard": "1"}, f"dashboard-{t.name}"
-                    )
-                ),
-                data=app_ns.apply(lambda ns, t=target: {f"{t.name}.json": dashboard(t.name, ns)}),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            if (ASSETS / "dashboards" / f"{target.name}.json").exists():
+                self._dashboard(name, args, target.name, app_ns)
         self.register_outputs({"endpoints": self.endpoints})
+
+    # One method per target object: the lambdas close over a parameter, not over the loop variable.
+    def _service_monitor(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        target: MetricsTarget,
+        app_ns: pulumi.Output[str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        k8s.apiextensions.CustomResource(
+            f"{name}-{target.name}-monitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, target.name), target.name)),
+            spec=app_ns.apply(lambda ns: service_monitor_spec(target, ns, args.settings.scrape_interval)),
+            opts=opts,
+        )
+
+    def _dashboard(self, name: str, args: MonitoringArgs, board: str, app_ns: pulumi.Output[str]) -> None:
+        dashboard_labels = {**self._labels(args, "dashboard"), "grafana_dashboard": "1"}
+        k8s.core.v1.ConfigMap(
+            f"{name}-{board}-dashboard",
+            metadata=app_ns.apply(lambda ns: metadata(ns, dashboard_labels, f"dashboard-{board}")),
+            data=app_ns.apply(lambda ns: {f"{board}.json": dashboard(board, ns)}),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     @staticmethod
     def _labels(args: MonitoringArgs, component: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ allowed, so a bad value fails with the key path and a hint instead of a cluster 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -18,8 +19,7 @@ _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei"
 _DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "k": Decimal(10**3),
             "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15),
             "E": Decimal(10**18)}
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_HOSTNAME_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # also each dot-separated part of a host name
 # The distribution/reference grammar: [registry[:port]/]path[:tag][@digest], lower-case path.
 _REPOSITORY = re.compile(
     r"^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::\d+)?/)?"
@@ -75,9 +75,7 @@ def _memory(text: str) -> str:
 
 
 def _cpu(text: str) -> str:
-    if not _QUANTITY.match(text):
-        raise ValueError(f"{text!r} is not a CPU quantity (cores like 0.5 or 2, or millicores like 500m)")
-    if any(text.endswith(s) for s in _BINARY) or parse_quantity(text) <= 0:
+    if not _QUANTITY.match(text) or any(text.endswith(s) for s in _BINARY) or parse_quantity(text) <= 0:
         raise ValueError(f"{text!r} is not a CPU quantity (cores like 0.5 or 2, or millicores like 500m)")
     return text
 
@@ -89,19 +87,37 @@ def _storage(text: str) -> str:
     return text
 
 
-def _dns_label(text: str) -> str:
-    if not _DNS_LABEL.match(text):
-        raise ValueError(
-            f"{text!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit, at most 63 characters)"
-        )
-    return text
+def _matching(name: str, pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    """A validator that accepts what ``pattern`` matches and otherwise says the value is not ``what``."""
+
+    def check(text: str) -> str:
+        if not pattern.match(text):
+            raise ValueError(f"{text!r} is not {what}")
+        return text
+
+    # tools/configdoc.py names the kind of a value after its validator.
+    check.__name__ = check.__qualname__ = name
+    return check
+
+
+_dns_label = _matching(
+    "_dns_label",
+    _DNS_LABEL,
+    "a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)",
+)
+_tag = _matching("_tag", _TAG, "an image tag (letters, digits, '_', '.', '-'; at most 128)")
+_digest = _matching("_digest", _DIGEST, "an image digest (sha256: followed by 64 hex digits)")
+_duration = _matching("_duration", _DURATION, "a Prometheus duration (for example 30s, 15d)")
+_env_name = _matching("_env_name", _ENV_NAME, "an environment variable name")
+_sql_identifier = _matching(
+    "_sql_identifier", _SQL_IDENTIFIER, "a plain SQL identifier (lower-case letters, digits, '_'; at most 63)"
+)
 
 
 def _hostname(text: str) -> str:
     body = text[2:] if text.startswith("*.") else text
     labels = body.split(".")
-    if len(text) > 253 or len(labels) < 2 or not all(_HOSTNAME_LABEL.match(part) for part in labels):
+    if len(text) > 253 or len(labels) < 2 or not all(_DNS_LABEL.match(part) for part in labels):
         raise ValueError(
             f"{text!r} is not a valid host name (lower-case DNS-1123 labels separated by dots, "
             "such as api.example.com; an optional leading '*.' wildcard)"
@@ -117,34 +133,10 @@ def _repository(text: str) -> str:
     return text
 
 
-def _tag(text: str) -> str:
-    if not _TAG.match(text):
-        raise ValueError(f"{text!r} is not an image tag (letters, digits, '_', '.', '-'; at most 128)")
-    return text
-
-
-def _digest(text: str) -> str:
-    if not _DIGEST.match(text):
-        raise ValueError(f"{text!r} is not an image digest (sha256: followed by 64 hex digits)")
-    return text
-
-
 def _cron(text: str) -> str:
     fields = text.split()
     if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
         raise ValueError(f"{text!r} is not a 5-field cron schedule (for example '0 3 * * *')")
-    return text
-
-
-def _duration(text: str) -> str:
-    if not _DURATION.match(text):
-        raise ValueError(f"{text!r} is not a Prometheus duration (for example 30s, 15d)")
-    return text
-
-
-def _env_name(text: str) -> str:
-    if not _ENV_NAME.match(text):
-        raise ValueError(f"{text!r} is not an environment variable name")
     return text
 
 
@@ -156,7 +148,8 @@ def _http_path(text: str) -> str:
 
 def _label_key(text: str) -> str:
     prefix, _, name = text.rpartition("/")
-    if (prefix and not all(_HOSTNAME_LABEL.match(p) for p in prefix.split("."))) or len(name) > 63 or not _LABEL_KEY_NAME.match(name):
+    bad_prefix = prefix and not all(_DNS_LABEL.match(p) for p in prefix.split("."))
+    if bad_prefix or len(name) > 63 or not _LABEL_KEY_NAME.match(name):
         raise ValueError(f"{text!r} is not a Kubernetes label key ([prefix/]name, name at most 63 characters)")
     return text
 
@@ -164,12 +157,6 @@ def _label_key(text: str) -> str:
 def _label_value(text: str) -> str:
     if len(text) > 63 or not _LABEL_VALUE.match(text):
         raise ValueError(f"{text!r} is not a Kubernetes label value (at most 63 alphanumerics, '-', '_', '.')")
-    return text
-
-
-def _sql_identifier(text: str) -> str:
-    if not _SQL_IDENTIFIER.match(text):
-        raise ValueError(f"{text!r} is not a plain SQL identifier (lower-case letters, digits, '_'; at most 63)")
     return text
 
 

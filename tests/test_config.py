@@ -63,7 +63,8 @@ def test_ephemeral_stacks_are_disposable() -> None:
 
 def test_environment_override_is_validated() -> None:
     assert load_config("prod-eu", {"environment": "production"}).production
-    assert any("platform:environment" in p and "dev, staging, production, ephemeral" in p for p in problems("x", {"environment": "prod"}))
+    rejected = problems("x", {"environment": "prod"})
+    assert any("platform:environment" in p and "dev, staging, production, ephemeral" in p for p in rejected)
 
 
 def test_typo_in_a_key_is_an_error_not_a_default() -> None:
@@ -251,7 +252,8 @@ _ROOMY = {"quota": {"requestsCpu": "1000", "requestsMemory": "100000Ti", "limits
 @given(st.integers(min_value=1, max_value=10**6), st.sampled_from(_SUFFIXES))
 def test_valid_memory_quantities_are_accepted(number: int, suffix: str) -> None:
     text = f"{number}{suffix}"
-    config = load_config("dev", {"api": {"resources": {"requests": {"memory": text}, "limits": {"memory": "10000Ti"}}}, "namespace": _ROOMY})
+    resources = {"requests": {"memory": text}, "limits": {"memory": "10000Ti"}}
+    config = load_config("dev", {"api": {"resources": resources}, "namespace": _ROOMY})
     assert parse_quantity(config.api.resources.requests.memory) == parse_quantity(text) > 0
 
 

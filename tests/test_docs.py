@@ -14,7 +14,12 @@ def test_config_reference_matches_the_model() -> None:
 
 def test_reference_lists_every_group() -> None:
     table = configdoc.table()
-    for key in ("platform:api.replicas", "platform:postgres.backup.schedule", "platform:redis.maxmemory", "platform:ingress.kind"):
+    for key in (
+        "platform:api.replicas",
+        "platform:postgres.backup.schedule",
+        "platform:redis.maxmemory",
+        "platform:ingress.kind",
+    ):
         assert f"`{key}`" in table
 
 

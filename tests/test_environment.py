@@ -5,7 +5,14 @@ from __future__ import annotations
 from components.config import load_config
 from tests.harness import Run
 
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume", "StorageClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+}
 
 
 def expected_namespace(run: Run) -> str:
@@ -34,7 +41,8 @@ def test_quota_and_limit_range(run: Run) -> None:
 
 def test_seed_quota_in_dev(runs: dict[str, Run]) -> None:
     hard = runs["dev"].one("ResourceQuota", "env-quota").spec["hard"]
-    assert (hard["requests.cpu"], hard["requests.memory"], hard["persistentvolumeclaims"], hard["pods"]) == ("4", "8Gi", "10", "20")
+    seen = (hard["requests.cpu"], hard["requests.memory"], hard["persistentvolumeclaims"], hard["pods"])
+    assert seen == ("4", "8Gi", "10", "20")
 
 
 def test_default_deny_and_dns_egress(run: Run) -> None:

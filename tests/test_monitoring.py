@@ -285,7 +285,7 @@ def test_dashboards_for_api_postgres_redis(runs: dict[str, Run], stack: str) -> 
 
 @needs_promtool
 def test_dashboard_queries_parse(tmp_path: Path) -> None:
-    records = []
+    records: list[dict[str, str]] = []
     for path in sorted((ASSETS / "dashboards").glob("*.json")):
         for panel in json.loads(path.read_text())["panels"]:
             for target in panel["targets"]:

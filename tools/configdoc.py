@@ -87,7 +87,8 @@ def table() -> str:
         "|---|---|" + "---|" * len(COLUMNS),
     ]
     for key, default in SCALARS.items():
-        lines.append(f"| `{PROJECT}:{key}` | string | " + " | ".join(f"`{default}`" if default else "(from stack name)" for _ in COLUMNS) + " |")
+        value = f"`{default}`" if default else "(from stack name)"
+        lines.append(f"| `{PROJECT}:{key}` | string | " + " | ".join(value for _ in COLUMNS) + " |")
     for group, model in GROUPS.items():
         for key, kind, path in _leaves(model, f"{PROJECT}:{group}"):
             values = [_value(getattr(config, group), path) for config in configs.values()]

@@ -18,13 +18,14 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "platform"
-MOCK_PASSWORD_PREFIX = "mock-generated-"
+# What the mock puts before each generated password, so tests can spot one that leaks.
+MOCK_PASSWORD_PREFIX = "mock-generated-"  # noqa: S105 - a marker prefix, not a password
 # The fixed suffix the mock gives auto-named objects (Pulumi's is random): renders stay stable.
 AUTONAME_SUFFIX = "a1b2c3d4"
 _SECRET_SIG = rpc._special_sig_key
@@ -80,7 +81,11 @@ class Run:
 
     def kubernetes(self) -> list[Registered]:
         """Every Kubernetes object (not providers, not components)."""
-        return [r for r in self.resources if r.type.startswith("kubernetes:") and r.custom and not r.type.startswith("pulumi:providers")]
+        return [
+            r
+            for r in self.resources
+            if r.type.startswith("kubernetes:") and r.custom and not r.type.startswith("pulumi:providers")
+        ]
 
 
 def _secret_paths(value: Any, path: str = "") -> set[str]:
@@ -172,7 +177,14 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None, root: Path
         values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
     for key, value in (overrides or {}).items():
         values[key if ":" in key else f"{PROJECT}:{key}"] = value
-    return {k: (json.dumps(v) if isinstance(v, (dict, list)) else str(v) if not isinstance(v, str) else v) for k, v in values.items()}
+    return {key: _wire(value) for key, value in values.items()}
+
+
+def _wire(value: Any) -> str:
+    """A config value as the CLI passes it: objects and lists as JSON, anything else as text."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return value if isinstance(value, str) else str(value)
 
 
 def run_program(

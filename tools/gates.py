@@ -108,10 +108,14 @@ def checkov(directory: Path, config: Path = CHECKOV_CONFIG) -> list[str]:
     cmd = [str(BIN / "checkov"), "-d", str(directory), "--framework", "kubernetes", "--config-file", str(config),
            "--output", "json", "--quiet", "--compact", "--skip-download"]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603 - our own tool, no shell
+    # Checkov exits 0 (all passed) or 1 (failures) with a JSON report; anything else, or no
+    # report at all (a bad config file stops it at start-up), is an error, never a pass.
     try:
-        reports = json.loads(result.stdout or "[]")
+        reports = json.loads(result.stdout)
     except json.JSONDecodeError:
-        return [f"checkov exited {result.returncode}: {result.stderr.strip()[-2000:]}"]
+        reports = None
+    if result.returncode not in (0, 1) or reports is None:
+        return [f"checkov exited {result.returncode} without a report: {result.stderr.strip()[-2000:]}"]
     failed = []
     for report in reports if isinstance(reports, list) else [reports]:
         for check in (report.get("results") or {}).get("failed_checks", []):

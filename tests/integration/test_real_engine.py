@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.harness import run_program
-from tests.integration.conftest import LOCAL_OVERRIDES, Workspace
 from tools.engine import AUTONAME_SUFFIX
+from tools.realengine import LOCAL_OVERRIDES, Workspace
 from tools.render import manifest
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,9 @@ def test_up_dev_from_empty(workspace: Workspace) -> None:
         assert items, f"no {kind} in dev"
         for item in items:
             want = item["spec"].get("replicas", 1)
-            assert item["status"].get("readyReplicas", 0) == want, f"{kind} {item['metadata']['name']} not ready: {item['status']}"
+            assert item["status"].get("readyReplicas", 0) == want, (
+                f"{kind} {item['metadata']['name']} not ready: {item['status']}"
+            )
 
 
 def test_cluster_matches_the_render(workspace: Workspace) -> None:
@@ -56,9 +58,18 @@ def test_cluster_matches_the_render(workspace: Workspace) -> None:
             assert any(n.startswith(prefix) and len(n) == len(name) for n in names), f"{obj['kind']} {name}: {names}"
         else:
             assert name in names, f"{obj['kind']} {namespace}/{name} missing from the cluster"
-    images = {c["image"] for o in rendered if o["kind"] in ("Deployment", "StatefulSet") for c in o["spec"]["template"]["spec"]["containers"]}
-    live = {c["image"] for kind in ("deployments", "statefulsets") for i in workspace.kube_json("get", kind, "-n", "dev")["items"]
-            for c in i["spec"]["template"]["spec"]["containers"]}
+    images = {
+        c["image"]
+        for o in rendered
+        if o["kind"] in ("Deployment", "StatefulSet")
+        for c in o["spec"]["template"]["spec"]["containers"]
+    }
+    live = {
+        c["image"]
+        for kind in ("deployments", "statefulsets")
+        for i in workspace.kube_json("get", kind, "-n", "dev")["items"]
+        for c in i["spec"]["template"]["spec"]["containers"]
+    }
     assert images == live
 
 
@@ -74,7 +85,9 @@ def test_image_change_previews_as_an_api_update_only(workspace: Workspace) -> No
     for step in changed:
         kind = step["urn"].split("::")[-2].rsplit(":", 1)[-1]
         assert step["op"] in ("update", "create-replacement", "replace", "delete-replaced", "create", "delete"), step["op"]
-        assert "::api" in step["urn"] or "$platform:index:ApiService" in step["urn"], f"unexpected change outside the API: {step['urn']}"
+        assert "::api" in step["urn"] or "$platform:index:ApiService" in step["urn"], (
+            f"unexpected change outside the API: {step['urn']}"
+        )
         if kind in DATA_KINDS:
             assert step["op"] == "update", f"data-bearing {kind} would be {step['op']}"
     workspace.set_config("dev", "platform:api", {})

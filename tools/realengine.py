@@ -1,0 +1,140 @@
+"""The real engine, driven from Python: the Go-built toolchain, the local control plane, and a
+copy of the project wired to a file backend. Used by the integration tests and the benchmark.
+
+The project is copied because `pulumi stack init` writes an encryption salt into stack files
+and tests edit config: the repository is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.engine import ROOT
+
+TOOLCHAIN = Path(os.environ.get("PLATFORM_TOOLCHAIN_DIR", Path.home() / ".cache" / "platform-toolchain"))
+PROJECT_FILES = [
+    "Pulumi.yaml",
+    "Pulumi.dev.yaml",
+    "Pulumi.staging.yaml",
+    "Pulumi.production.yaml",
+    "__main__.py",
+    "components",
+    "monitoring",
+    "requirements.txt",
+]
+# Helm charts cannot be downloaded here: the local cluster runs monitoring in `existing` mode
+# (its CRDs are applied by scripts/local-cluster.sh).
+LOCAL_OVERRIDES: dict[str, Any] = {"platform:monitoring": {"mode": "existing"}}
+
+
+class ToolchainMissing(RuntimeError):
+    pass
+
+
+def toolchain_env() -> dict[str, str]:
+    """The environment of scripts/toolchain.sh's env.sh (PATH, PULUMI_* settings)."""
+    env_file = TOOLCHAIN / "env.sh"
+    if not env_file.exists():
+        raise ToolchainMissing(f"{env_file} missing: run `bash scripts/toolchain.sh`")
+    dump = subprocess.run(["bash", "-c", f'source "{env_file}" && env -0'], capture_output=True, check=True).stdout
+    return dict(item.split("=", 1) for item in dump.decode().split("\0") if "=" in item)
+
+
+def local_cluster(env: dict[str, str]) -> dict[str, str]:
+    """Start (or reuse) the local control plane; returns ``env`` plus its KUBECONFIG."""
+    script = str(ROOT / "scripts" / "local-cluster.sh")
+    start = subprocess.run(["bash", script, "start"], env=env, capture_output=True, text=True, timeout=600)
+    if start.returncode != 0:
+        raise RuntimeError(f"local cluster did not start:\n{start.stdout[-3000:]}\n{start.stderr[-3000:]}")
+    exports = subprocess.run(["bash", script, "env"], env=env, capture_output=True, text=True, check=True).stdout
+    result = dict(env)
+    for line in exports.splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            result[key] = value.strip("'\"")
+    return result
+
+
+@dataclass
+class Workspace:
+    """A copy of the project wired to a file backend and a cluster."""
+
+    dir: Path
+    env: dict[str, str]
+
+    @classmethod
+    def create(cls, base: Path, env: dict[str, str]) -> Workspace:
+        if not (ROOT / "venv" / "bin" / "python").exists():
+            raise ToolchainMissing("the project's virtualenv ./venv is missing: run `make venv`")
+        project = base / "project"
+        project.mkdir(parents=True)
+        for name in PROJECT_FILES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, project / name)
+        (project / "venv").symlink_to(ROOT / "venv")
+        (base / "state").mkdir()
+        env = {
+            **env,
+            "PULUMI_BACKEND_URL": f"file://{base / 'state'}",
+            # A throwaway passphrase for a throwaway backend; real stacks use their own provider.
+            "PULUMI_CONFIG_PASSPHRASE": "integration-tests-only",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+        }
+        return cls(project, env)
+
+    def pulumi(self, *args: str, stack: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["pulumi", *args, "--stack", stack, "--non-interactive"],
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"pulumi {' '.join(args)} --stack {stack} failed ({result.returncode}):\n"
+                f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def kubectl(
+        self, *args: str, check: bool = True, stdin: str | None = None, timeout: int = 300
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(["kubectl", *args], env=self.env, capture_output=True, text=True, timeout=timeout, input=stdin)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
+        return result
+
+    def kube_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def delete_namespaces(self, *names: str) -> None:
+        self.kubectl("delete", "namespace", *names, "--ignore-not-found", "--wait=true", "--timeout=180s", timeout=240)
+
+    def init_stack(self, stack: str, extra: dict[str, Any] | None = None) -> None:
+        """Create the stack with the repo's stack file (if any) plus the local overrides."""
+        stack_file = self.dir / f"Pulumi.{stack}.yaml"
+        config = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() else {}
+        self.pulumi("stack", "init", "--secrets-provider", "passphrase", stack=stack)
+        # `stack init` rewrote the file with its salt: read it back and add the overrides.
+        data = yaml.safe_load(stack_file.read_text()) or {}
+        data["config"] = {**config, **LOCAL_OVERRIDES, **(extra or {})}
+        stack_file.write_text(yaml.safe_dump(data))
+
+    def set_config(self, stack: str, key: str, value: Any) -> None:
+        stack_file = self.dir / f"Pulumi.{stack}.yaml"
+        data = yaml.safe_load(stack_file.read_text())
+        data["config"][key] = value
+        stack_file.write_text(yaml.safe_dump(data))
