@@ -111,3 +111,14 @@ def test_the_one_crd_copy_notes_its_upstream_versions():
     readme = (ROOT / "crds" / "README.md").read_text()
     for path in sorted((ROOT / "crds").glob("*.yaml")):
         assert path.name in readme, f"crds/README.md does not say where {path.name} comes from"
+
+
+def test_checkov_that_cannot_start_is_a_failure_not_a_pass(tmp_path: Path):
+    """A config key Checkov rejects stops it before any check: the gate must say so."""
+    config = tmp_path / "checkov.yaml"
+    config.write_text((ROOT / ".checkov.yaml").read_text() + "\nnot-a-checkov-option: true\n")
+    (tmp_path / "m").mkdir()
+    manifests = one(tmp_path / "m", deployment())
+    code = f"from pathlib import Path; from tools.gates import checkov; print(checkov(Path('{manifests}'), Path('{config}')))"
+    result = subprocess.run([str(GATES_BIN / "python"), "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert "without a report" in result.stdout, result.stdout + result.stderr

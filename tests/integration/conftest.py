@@ -10,7 +10,7 @@ import pytest
 from tools.realengine import ToolchainMissing, Workspace, local_cluster, toolchain_env
 
 # Namespaces the tests deploy; left over from an earlier run, they are removed first.
-TEST_NAMESPACES = ["dev", "pr-4242", "prod-local"]
+TEST_NAMESPACES = ["it-dev", "pr-4242", "prod-local"]
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +25,5 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     # Each run has a fresh backend, so the cluster must not hold an earlier run's objects.
     ws.delete_namespaces(*TEST_NAMESPACES)
     yield ws
+    # Leave the cluster as found, so `make dev` (another backend) meets no foreign objects.
+    ws.delete_namespaces(*TEST_NAMESPACES)

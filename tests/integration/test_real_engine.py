@@ -17,6 +17,8 @@ from tools.realengine import LOCAL_OVERRIDES, Workspace
 from tools.render import manifest
 
 pytestmark = pytest.mark.integration
+# dev deploys into its own namespace here, so the tests never touch a `make dev` deployment.
+DEV_NS = "it-dev"
 DATA_KINDS = {"StatefulSet", "PersistentVolumeClaim", "Secret", "RandomPassword"}
 
 
@@ -30,10 +32,10 @@ def _steps(preview_json: str) -> list[dict[str, Any]]:
 
 
 def test_up_dev_from_empty(workspace: Workspace) -> None:
-    workspace.init_stack("dev")
+    workspace.init_stack("dev", {"platform:namespace": {"name": DEV_NS}})
     workspace.pulumi("up", "--yes", "--skip-preview", stack="dev", timeout=1200)
     for kind in ("deployments", "statefulsets"):
-        items = workspace.kube_json("get", kind, "-n", "dev")["items"]
+        items = workspace.kube_json("get", kind, "-n", DEV_NS)["items"]
         assert items, f"no {kind} in dev"
         for item in items:
             want = item["spec"].get("replicas", 1)
@@ -67,7 +69,7 @@ def test_cluster_matches_the_render(workspace: Workspace) -> None:
     live = {
         c["image"]
         for kind in ("deployments", "statefulsets")
-        for i in workspace.kube_json("get", kind, "-n", "dev")["items"]
+        for i in workspace.kube_json("get", kind, "-n", DEV_NS)["items"]
         for c in i["spec"]["template"]["spec"]["containers"]
     }
     assert images == live
@@ -94,15 +96,15 @@ def test_image_change_previews_as_an_api_update_only(workspace: Workspace) -> No
 
 
 def test_refresh_detects_a_kubectl_edit(workspace: Workspace) -> None:
-    policies = _cluster_names(workspace, "networkpolicies", "dev")
+    policies = _cluster_names(workspace, "networkpolicies", DEV_NS)
     victim = next(n for n in sorted(policies) if n.startswith("redis"))
-    workspace.kubectl("delete", "networkpolicy", victim, "-n", "dev")
+    workspace.kubectl("delete", "networkpolicy", victim, "-n", DEV_NS)
     refresh = workspace.pulumi("refresh", "--yes", "--skip-preview", stack="dev")
     assert "deleted" in refresh.stdout, refresh.stdout[-2000:]
     steps = _steps(workspace.pulumi("preview", "--json", stack="dev").stdout)
     assert [s["op"] for s in steps if s["op"] != "same"] == ["create"], steps
     workspace.pulumi("up", "--yes", "--skip-preview", stack="dev")
-    assert victim in _cluster_names(workspace, "networkpolicies", "dev")
+    assert victim in _cluster_names(workspace, "networkpolicies", DEV_NS)
 
 
 def test_ephemeral_stack_up_and_destroy_leaves_nothing(workspace: Workspace) -> None:
