@@ -15,6 +15,8 @@ TEST_NAMESPACES = ["it-dev", "pr-4242", "prod-local"]
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    if os.environ.get("PLATFORM_GO_TOOLS") == "unavailable":
+        pytest.skip("the Go-built toolchain could not be built within this CI run's budget (see .ci/run output)")
     try:
         env = local_cluster({**os.environ, **toolchain_env()})
         ws = Workspace.create(tmp_path_factory.mktemp("real-engine"), env)
