@@ -342,13 +342,7 @@ class IngressConfig(Model):
     tls: Tls
     # Controller-specific extras (rate limits, body size, timeouts) on the Ingress/HTTPRoute.
     annotations: dict[LabelKey, str] = Field(default_factory=dict)
-    # A default, not an environment default: a configured controller replaces it whole, since
-    # merging label maps key by key would keep ingress-nginx's label and match no other pod.
-    controller: IngressController = Field(
-        default_factory=lambda: IngressController.model_validate(
-            {"namespace": "ingress-nginx", "podLabels": {"app.kubernetes.io/name": "ingress-nginx"}}
-        )
-    )
+    controller: IngressController
     gateway: GatewayRef | None = None
 
     @model_validator(mode="after")
@@ -611,6 +605,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "className": "nginx",
             "host": {"staging": "api.staging.example.com", "production": "api.example.com"}.get(environment),
             "tls": {"enabled": durable, "clusterIssuer": "letsencrypt" if durable else None},
+            "controller": {"namespace": "ingress-nginx", "podLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
         },
         "monitoring": {
             # kube-prometheus-stack is cluster-wide (CRDs, ClusterRoles): one install per
@@ -648,12 +643,17 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- loading
 
 
-def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``: mappings merge key by key, anything else replaces."""
+def deep_merge(model: type[BaseModel], base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``, guided by ``model``: a nested settings group merges key by key;
+    any other value, maps of data such as label sets included, replaces the default whole (a
+    selector that merged in the default's labels would match other pods than the ones meant)."""
     merged = copy.deepcopy(base)
+    groups = {field.alias or name: field.annotation for name, field in model.model_fields.items()}
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
+        group = groups.get(key)
+        is_group = isinstance(value, Mapping) and isinstance(merged.get(key), dict)
+        if is_group and isinstance(group, type) and issubclass(group, BaseModel):
+            merged[key] = deep_merge(group, merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -719,7 +719,7 @@ def load_config(stack: str, raw: Mapping[str, Any]) -> PlatformConfig:
         secrets = _secret_keys(value, f"{PROJECT}:{name}")
         problems += secrets
         try:
-            groups[name] = model.model_validate(deep_merge(defaults[name], value))
+            groups[name] = model.model_validate(deep_merge(model, defaults[name], value))
         except ValidationError as exc:
             # A secret-looking key is already reported as such; not again as "unknown".
             said = {p.split(": ", 1)[0] for p in secrets}

@@ -289,3 +289,18 @@ def test_hpa_bounds(low: int, high: int) -> None:
         assert load_config("dev", raw).api.autoscaling.max_replicas == high
     else:
         assert any(p.startswith("platform:api.autoscaling:") for p in problems("dev", raw))
+
+
+def test_settings_merge_but_label_maps_replace_the_default() -> None:
+    """Groups merge key by key over the defaults; a label map is data and replaces them whole."""
+    config = load_config(
+        "staging",
+        {
+            "ingress": {"controller": {"podLabels": {"app": "traefik"}}},
+            "monitoring": {"selectorLabels": {"prometheus": "shared"}},
+        },
+    )
+    assert config.ingress.controller.pod_labels == {"app": "traefik"}
+    assert config.ingress.controller.namespace == "ingress-nginx"  # the sibling setting keeps its default
+    assert config.monitoring.selector_labels == {"prometheus": "shared"}
+    assert config.api.resources.limits.memory == "512Mi"  # nested settings still merge
