@@ -31,24 +31,16 @@ bash scripts/local-cluster.sh start >/dev/null
 eval "$(bash scripts/local-cluster.sh env)"
 echo "== monitoring runs in 'existing' mode here: kube-prometheus-stack cannot be downloaded offline"
 
-mkdir -p "$STATE/state" "$STATE/project"
-for item in Pulumi.yaml __main__.py components monitoring requirements.txt; do
-  rm -rf "${STATE:?}/project/$item"; cp -r "$REPO/$item" "$STATE/project/"
-done
-ln -sfn "$REPO/venv" "$STATE/project/venv"
+mkdir -p "$STATE/state"
+# The same project copy and local config as the real-engine tests (tools/realengine.py).
+engine() { PYTHONPATH="$REPO" "$REPO/venv/bin/python" -m tools.realengine "$@"; }
+engine copy-project "$STATE/project"
 export PULUMI_BACKEND_URL="file://$STATE/state"
 # A local, throwaway backend: an empty passphrase unless you set one.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 cd "$STATE/project"
 pulumi stack select --create dev --secrets-provider passphrase --non-interactive
-# The repo's stack config, plus the local override, under the salt that stack init wrote.
-"$REPO/venv/bin/python" - "$REPO/Pulumi.dev.yaml" Pulumi.dev.yaml <<'PY'
-import sys, yaml
-repo, local = sys.argv[1], sys.argv[2]
-data = yaml.safe_load(open(local)) or {}
-data["config"] = {**(yaml.safe_load(open(repo)) or {}).get("config", {}), "platform:monitoring": {"mode": "existing"}}
-yaml.safe_dump(data, open(local, "w"))
-PY
+engine local-config Pulumi.dev.yaml dev
 pulumi up --stack dev --yes --non-interactive
 pulumi stack output --stack dev
 echo "== KUBECONFIG=$KUBECONFIG; try: $(pulumi stack output kubectl --stack dev --json | "$REPO/venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin).get("portForward",""))')"

@@ -7,6 +7,7 @@ and tests edit config: the repository is never touched.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -20,16 +21,9 @@ import yaml
 from tools.engine import ROOT
 
 TOOLCHAIN = Path(os.environ.get("PLATFORM_TOOLCHAIN_DIR", Path.home() / ".cache" / "platform-toolchain"))
-PROJECT_FILES = [
-    "Pulumi.yaml",
-    "Pulumi.dev.yaml",
-    "Pulumi.staging.yaml",
-    "Pulumi.production.yaml",
-    "__main__.py",
-    "components",
-    "monitoring",
-    "requirements.txt",
-]
+# The program itself. Stack files are not copied: `stack init` writes each one, with its salt,
+# and write_local_config then adds the repository's config for that stack.
+CODE_FILES = ["Pulumi.yaml", "__main__.py", "components", "monitoring", "requirements.txt"]
 # Helm charts cannot be downloaded here: the local cluster runs monitoring in `existing` mode
 # (its CRDs are applied by scripts/local-cluster.sh).
 LOCAL_OVERRIDES: dict[str, Any] = {"platform:monitoring": {"mode": "existing"}}
@@ -63,6 +57,32 @@ def local_cluster(env: dict[str, str]) -> dict[str, str]:
     return result
 
 
+def copy_project(project: Path) -> None:
+    """Copy (or refresh) the program into ``project`` and link the repository's venv."""
+    project.mkdir(parents=True, exist_ok=True)
+    for name in CODE_FILES:
+        source, target = ROOT / name, project / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        target.unlink(missing_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    venv = project / "venv"
+    venv.unlink(missing_ok=True)
+    venv.symlink_to(ROOT / "venv")
+
+
+def write_local_config(stack_file: Path, stack: str, extra: dict[str, Any] | None = None) -> None:
+    """The repository's config for ``stack`` plus the local overrides, under the salt in ``stack_file``."""
+    repo_file = ROOT / f"Pulumi.{stack}.yaml"
+    config = (yaml.safe_load(repo_file.read_text()) or {}).get("config", {}) if repo_file.exists() else {}
+    data = yaml.safe_load(stack_file.read_text()) or {}
+    data["config"] = {**config, **LOCAL_OVERRIDES, **(extra or {})}
+    stack_file.write_text(yaml.safe_dump(data))
+
+
 @dataclass
 class Workspace:
     """A copy of the project wired to a file backend and a cluster."""
@@ -75,14 +95,7 @@ class Workspace:
         if not (ROOT / "venv" / "bin" / "python").exists():
             raise ToolchainMissing("the project's virtualenv ./venv is missing: run `make venv`")
         project = base / "project"
-        project.mkdir(parents=True)
-        for name in PROJECT_FILES:
-            source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(source, project / name)
-        (project / "venv").symlink_to(ROOT / "venv")
+        copy_project(project)
         (base / "state").mkdir()
         env = {
             **env,
@@ -125,16 +138,31 @@ class Workspace:
 
     def init_stack(self, stack: str, extra: dict[str, Any] | None = None) -> None:
         """Create the stack with the repo's stack file (if any) plus the local overrides."""
-        stack_file = self.dir / f"Pulumi.{stack}.yaml"
-        config = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() else {}
         self.pulumi("stack", "init", "--secrets-provider", "passphrase", stack=stack)
-        # `stack init` rewrote the file with its salt: read it back and add the overrides.
-        data = yaml.safe_load(stack_file.read_text()) or {}
-        data["config"] = {**config, **LOCAL_OVERRIDES, **(extra or {})}
-        stack_file.write_text(yaml.safe_dump(data))
+        write_local_config(self.dir / f"Pulumi.{stack}.yaml", stack, extra)
 
     def set_config(self, stack: str, key: str, value: Any) -> None:
         stack_file = self.dir / f"Pulumi.{stack}.yaml"
         data = yaml.safe_load(stack_file.read_text())
         data["config"][key] = value
         stack_file.write_text(yaml.safe_dump(data))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """For scripts/deploy-dev.sh: the same project copy and local config the tests use."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("copy-project", help="copy the program into DIR").add_argument("dir", type=Path)
+    local = commands.add_parser("local-config", help="write the repo's config plus local overrides into STACK_FILE")
+    local.add_argument("stack_file", type=Path)
+    local.add_argument("stack")
+    args = parser.parse_args(argv)
+    if args.command == "copy-project":
+        copy_project(args.dir)
+    else:
+        write_local_config(args.stack_file, args.stack)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
