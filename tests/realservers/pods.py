@@ -71,7 +71,14 @@ class Node:
         (self.root / "logs").mkdir()
         hosts_file = self.root / "hosts"
         hosts_file.write_text("127.0.0.1 localhost " + " ".join(hosts) + "\n")
-        script = f"ip link set lo up && mount --bind {hosts_file} /etc/hosts && echo ready && exec sleep infinity"
+        # The images have a passwd entry for their user (initdb needs one): add the pods' UIDs.
+        passwd = self.root / "passwd"
+        known = Path("/etc/passwd").read_text()
+        present = {line.split(":")[2] for line in known.splitlines() if line.count(":") >= 6}
+        uids = {int(r.spec["template"]["spec"]["securityContext"]["runAsUser"]) for r in run.of_kind("StatefulSet")}
+        passwd.write_text(known + "".join(f"image-user-{u}:x:{u}:{u}::/tmp:/bin/sh\n" for u in sorted(uids) if str(u) not in present))
+        script = (f"ip link set lo up && mount --bind {hosts_file} /etc/hosts && mount --bind {passwd} /etc/passwd"
+                  " && echo ready && exec sleep infinity")
         self.holder = subprocess.Popen(["unshare", "--net", "--mount", "--", "sh", "-c", script], stdout=subprocess.PIPE, text=True)
         assert self.holder.stdout is not None and self.holder.stdout.readline().strip() == "ready", "unshare failed (needs root)"
         self.processes: list[subprocess.Popen[bytes]] = []
