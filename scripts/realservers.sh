@@ -3,7 +3,9 @@
 # Debian's redis-server and the two exporters (apt), Postgres, moto and the AWS CLI (PyPI venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
+# The servers run as the manifests' non-root users: the venv needs an interpreter they can read
+# (a pyenv under /root is not), so the system one.
+PYTHON=${REALSERVERS_PYTHON:-/usr/bin/python3}
 # Debian bookworm's versions (the nearest to the images; see README "Real-server tests").
 APT_PINS=(
   redis-server=5:7.0.15-1~deb12u10 redis-tools=5:7.0.15-1~deb12u10
