@@ -76,10 +76,12 @@ class Node:
         known = Path("/etc/passwd").read_text()
         present = {line.split(":")[2] for line in known.splitlines() if line.count(":") >= 6}
         uids = {int(r.spec["template"]["spec"]["securityContext"]["runAsUser"]) for r in run.of_kind("StatefulSet")}
-        passwd.write_text(known + "".join(f"image-user-{u}:x:{u}:{u}::/tmp:/bin/sh\n" for u in sorted(uids) if str(u) not in present))
+        extra = [f"image-user-{u}:x:{u}:{u}::/tmp:/bin/sh\n" for u in sorted(uids) if str(u) not in present]
+        passwd.write_text(known + "".join(extra))
         script = (f"ip link set lo up && mount --bind {hosts_file} /etc/hosts && mount --bind {passwd} /etc/passwd"
                   " && echo ready && exec sleep infinity")
-        self.holder = subprocess.Popen(["unshare", "--net", "--mount", "--", "sh", "-c", script], stdout=subprocess.PIPE, text=True)
+        namespaces = ["unshare", "--net", "--mount", "--", "sh", "-c", script]
+        self.holder = subprocess.Popen(namespaces, stdout=subprocess.PIPE, text=True)
         assert self.holder.stdout is not None and self.holder.stdout.readline().strip() == "ready", "unshare failed (needs root)"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.mounts: set[str] = set()
@@ -146,7 +148,9 @@ class Node:
         self.processes.append(process)
         return process
 
-    def exec(self, pod: dict[str, Any], argv: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def exec(
+        self, pod: dict[str, Any], argv: list[str], env: dict[str, str], timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self._argv(pod, argv), env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     def log(self, name: str) -> str:

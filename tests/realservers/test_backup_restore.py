@@ -31,7 +31,7 @@ OVERRIDES = {
     }
 }
 # The existing Secret the objectStore refers to (made by the operator, not the program): moto takes any key.
-EXISTING_SECRET = {"AWS_ACCESS_KEY_ID": "drill", "AWS_SECRET_ACCESS_KEY": "drill"}  # noqa: S105
+EXISTING_SECRET = {"AWS_ACCESS_KEY_ID": "drill", "AWS_SECRET_ACCESS_KEY": "drill"}
 CHECKSUM = "select count(*) || ':' || md5(string_agg(id || '=' || note, ',' order by id)) from drill"
 
 
@@ -56,7 +56,9 @@ class Drill:
 
     def env(self, spec: dict) -> dict[str, str]:
         """The container's rendered env; secretKeyRefs to the existing Secret resolved from it."""
-        refs = {i["name"]: EXISTING_SECRET[i["valueFrom"]["secretKeyRef"]["key"]] for i in spec.get("env", []) if "valueFrom" in i}
+        refs = {
+            i["name"]: EXISTING_SECRET[i["valueFrom"]["secretKeyRef"]["key"]] for i in spec.get("env", []) if "valueFrom" in i
+        }
         return self.node.environment(spec, refs)
 
     def sh(self, spec: dict, script: str, extra: dict[str, str] | None = None) -> tuple[int, str]:

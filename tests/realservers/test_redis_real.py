@@ -49,7 +49,8 @@ def test_redis_runs_as_rendered(stack: str, runs: dict[str, Run], nodes: Callabl
     assert "WRONGPASS" in cli(node, pod, spec, "ping", password=password + "x")
     assert cli(node, pod, spec, "ping", password=password) == "PONG"
 
-    memory = dict(line.split(":", 1) for line in cli(node, pod, spec, "info", "memory", password=password).splitlines() if ":" in line)
+    info = cli(node, pod, spec, "info", "memory", password=password)
+    memory = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
     assert int(memory["maxmemory"]) == int(parse_quantity(want.maxmemory))
     assert memory["maxmemory_policy"] == want.maxmemory_policy
     persistence = cli(node, pod, spec, "info", "persistence", password=password)
