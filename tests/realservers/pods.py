@@ -174,13 +174,20 @@ class Node:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+def wait_until(
+    check: Callable[[], bool], what: str | Callable[[], str], timeout: float = 60, server: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``check``; a server that exits meanwhile fails at once (a config it refused, say).
+    ``what`` may be a callable, evaluated on failure (to show the server's log then)."""
+    describe = what if callable(what) else (lambda: what)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
+        if server is not None and server.poll() is not None:
+            raise AssertionError(f"the server exited with {server.returncode} while waiting for {describe()}")
         time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {describe()}")
 
 
 def postgres_entrypoint(node: Node, pod: dict[str, Any], spec: dict[str, Any]) -> subprocess.Popen[bytes]:
@@ -200,7 +207,9 @@ def postgres_entrypoint(node: Node, pod: dict[str, Any], spec: dict[str, Any]) -
         hba.write("host all all all scram-sha-256\n")  # the image's line: every TCP client needs the password
     server = ["postgres", "-D", pgdata, "-c", "listen_addresses=*", "-c", f"unix_socket_directories={sockets}"]
     process = node.start(pod, [*server, *(node.rewrite(str(a)) for a in spec.get("args", []))], env, "postgres")
-    wait_until(lambda: node.exec(pod, ["pg_isready", "-h", sockets], env).returncode == 0, "postgres to accept connections")
+    ready = ["pg_isready", "-h", sockets]
+    accepting = lambda: node.exec(pod, ready, env).returncode == 0  # noqa: E731
+    wait_until(accepting, lambda: f"postgres: {node.log('postgres')[-800:]}", server=process)
     create = node.exec(pod, ["psql", "-h", sockets, "-U", env["POSTGRES_USER"], "-d", "postgres", "-v", "ON_ERROR_STOP=1",
                              "-c", f'CREATE DATABASE "{env["POSTGRES_DB"]}"'], env)
     assert create.returncode == 0, create.stderr
@@ -220,7 +229,7 @@ def start_exporter(node: Node, pod: dict[str, Any], port: int) -> str:
     """The pod's `metrics` container with its rendered env; returns the first scrape that has the store up."""
     spec = container(pod, "metrics")
     node.mount(pod, spec)
-    node.start(pod, node.command(spec), node.environment(spec), "metrics")
+    exporter = node.start(pod, node.command(spec), node.environment(spec), "metrics")
     text: list[str] = []
 
     def up() -> bool:
@@ -230,5 +239,5 @@ def start_exporter(node: Node, pod: dict[str, Any], port: int) -> str:
             return False
         return bool(re.search(r"^(pg_up|redis_up) 1$", text[0], re.MULTILINE))
 
-    wait_until(up, f"the exporter on :{port} to report the store up ({node.log('metrics')[-500:]})", timeout=45)
+    wait_until(up, lambda: f"the exporter on :{port} to report the store up: {node.log('metrics')[-500:]}", 45, exporter)
     return text[0]

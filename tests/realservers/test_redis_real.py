@@ -20,9 +20,10 @@ def start_redis(run: Run, nodes: Callable[[Run, list[str]], Node]) -> tuple[Node
     node = nodes(run, ["redis"])
     node.mount(pod, spec)
     env = node.environment(spec)
-    node.start(pod, node.command(spec), env, "redis")
+    server = node.start(pod, node.command(spec), env, "redis")
     probe = [node.rewrite(a) for a in spec["readinessProbe"]["exec"]["command"]]
-    wait_until(lambda: node.exec(pod, probe, env).returncode == 0, f"the readiness probe {probe} ({node.log('redis')[-800:]})")
+    ready = lambda: node.exec(pod, probe, env).returncode == 0  # noqa: E731
+    wait_until(ready, lambda: f"the readiness probe {probe}: {node.log('redis')[-800:]}", server=server)
     return node, pod, spec
 
 
