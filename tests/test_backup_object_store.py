@@ -79,3 +79,15 @@ def test_bad_object_store_settings_name_their_key(change: dict[str, Any], key: s
     with pytest.raises(ConfigError) as error:
         load_config("production", {"postgres": {"backup": {"objectStore": store}}})
     assert any(key in problem for problem in error.value.problems), error.value.problems
+
+
+def test_the_warning_reaches_the_engine_at_preview(caplog: pytest.LogCaptureFixture) -> None:
+    """What `pulumi preview` prints: the mock engine logs the program's warnings like the CLI shows them."""
+    with caplog.at_level("WARNING"):
+        production = run_program("production")
+    assert production.error is None and production.resources  # a warning, not an error
+    assert [r for r in caplog.records if "postgres.backup.objectStore" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        with_store("production")
+    assert not [r for r in caplog.records if "postgres.backup.objectStore" in r.getMessage()]
