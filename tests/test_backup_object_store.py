@@ -91,3 +91,10 @@ def test_the_warning_reaches_the_engine_at_preview(caplog: pytest.LogCaptureFixt
     with caplog.at_level("WARNING"):
         with_store("production")
     assert not [r for r in caplog.records if "postgres.backup.objectStore" in r.getMessage()]
+
+
+def test_the_upload_step_passes_every_policy() -> None:
+    from policy import validators
+    from tests.test_policy import subjects
+
+    assert validators.violations(subjects(with_store("production"))) == {}
