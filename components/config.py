@@ -842,7 +842,7 @@ def _environment_rules(config: PlatformConfig) -> list[str]:
     return problems
 
 
-def warnings(config: PlatformConfig) -> list[str]:
+def config_warnings(config: PlatformConfig) -> list[str]:
     """Settings that are allowed but risky: printed at preview, never an error."""
     backup = config.postgres.backup
     if config.production and backup.enabled and backup.object_store is None:
@@ -918,6 +918,6 @@ def from_pulumi() -> PlatformConfig:
     """Load and validate the running stack's config; raises ConfigError before any resource."""
     stack, raw = read_pulumi_config()
     config = load_config(stack, raw)
-    for warning in warnings(config):
+    for warning in config_warnings(config):
         pulumi.log.warn(warning)
     return config

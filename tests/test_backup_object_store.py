@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_config, warnings
+from components.config import ConfigError, config_warnings, load_config
 from tests.harness import Run, run_program
 
 STORE = {"endpoint": "s3.eu-central-1.amazonaws.com", "bucket": "acme-backups", "prefix": "platform/prod/",
@@ -60,9 +60,9 @@ def test_a_plain_http_store_on_its_own_port() -> None:
 
 def test_production_without_an_object_store_is_warned_not_refused() -> None:
     production = load_config("production", {})
-    assert len(warnings(production)) == 1 and "postgres.backup.objectStore" in warnings(production)[0]
-    assert warnings(load_config("production", {"postgres": {"backup": {"objectStore": STORE}}})) == []
-    assert warnings(load_config("staging", {})) == []
+    assert len(config_warnings(production)) == 1 and "postgres.backup.objectStore" in config_warnings(production)[0]
+    assert config_warnings(load_config("production", {"postgres": {"backup": {"objectStore": STORE}}})) == []
+    assert config_warnings(load_config("staging", {})) == []
 
 
 @pytest.mark.parametrize(
