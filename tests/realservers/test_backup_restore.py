@@ -2,12 +2,14 @@
 
 Postgres holds known rows; the CronJob's own script and upload step run with their rendered env
 and mounts against a local S3 server (moto); then the README's restore blocks run, as written,
-from the PVC and from the bucket, and the rows and their checksum must match.
+into a recreated database from the PVC, and onto a fresh server from the bucket; rows and checksum must match.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +46,8 @@ def readme_block(marker: str) -> str:
 
 
 class Drill:
+    server: subprocess.Popen[bytes]
+
     def __init__(self, run: Run, node: Node):
         self.run, self.node = run, node
         self.db_pod = find(run, "StatefulSet", "postgres").spec["template"]["spec"]
@@ -97,7 +101,7 @@ def drill(nodes: Callable[[Run, list[str]], Node]) -> Drill:
     assert run.error is None, run.error
     node = nodes(run, ["postgres", S3_HOST])
     drill = Drill(run, node)
-    postgres_entrypoint(node, drill.db_pod, drill.db)
+    drill.server = postgres_entrypoint(node, drill.db_pod, drill.db)
     moto = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(S3_PORT)]
     # Tell moto the endpoint's host name is an endpoint (else it reads the first label as a bucket).
     moto_env = {"PATH": "/usr/bin:/bin", "HOME": str(node.path("/tmp")), "MOTO_S3_CUSTOM_ENDPOINTS": f"http://{S3_HOST}:{S3_PORT}"}
@@ -136,10 +140,13 @@ def test_backup_job_uploads_rotates_and_the_readme_restores(drill: Drill) -> Non
     assert code == 0, out
     assert drill.psql(CHECKSUM) == known
 
-    # Restore from the bucket: the volume lost its dumps, the rows were changed.
+    # Restore from the bucket onto a fresh server: the cluster is lost, its data and backup volume too.
+    drill.node.stop(drill.server)
+    shutil.rmtree(drill.env(drill.db)["PGDATA"])
     for path in drill.node.path("/backups").iterdir():
         path.unlink()
-    drill.psql("delete from drill where id % 2 = 0")
+    drill.server = postgres_entrypoint(drill.node, drill.db_pod, drill.db)
+    assert drill.psql("select count(*) from pg_tables where tablename = 'drill'") == "0"
     code, out = drill.sh(drill.upload, readme_block("bucket"))
     assert code == 0, out
     assert drill.volume() == [dumps[-1]]
