@@ -272,6 +272,44 @@ class Exporter(Model):
     resources: Resources
 
 
+# S3 bucket naming rules (3-63 lowercase letters, digits, dots, hyphens) and a key prefix.
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+KeyPrefix = Annotated[str, Field(pattern=r"^([A-Za-z0-9._-]+/)*$", max_length=200)]
+Region = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
+
+
+class ObjectStore(Model):
+    """An S3-compatible bucket that receives every dump: backups that survive the cluster.
+
+    Credentials never enter config: ``existingSecret`` names a Secret in the namespace with the
+    keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    """
+
+    endpoint: Hostname  # s3.eu-central-1.amazonaws.com, minio.storage.svc.cluster.local, ...
+    port: Port | None = None  # None: 443 with TLS, 80 without
+    tls: bool = True
+    region: Region = "us-east-1"
+    bucket: BucketName
+    prefix: KeyPrefix = ""  # "" or ending in "/": platform/production/
+    existing_secret: DnsLabel
+    # The AWS CLI's own image: well kept, speaks every S3-compatible store, pinned like the rest.
+    image: Image = Field(
+        default_factory=lambda: Image.model_validate(
+            {"repository": "docker.io/amazon/aws-cli", "tag": "2.33.2", "pullPolicy": "Always"}
+        )
+    )
+    resources: Resources = Field(default_factory=lambda: Resources.model_validate(_resources("50m", "64Mi", "500m", "256Mi")))
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.endpoint}" + (f":{self.port}" if self.port else "")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (443 if self.tls else 80)
+
+
 class Backup(Model):
     enabled: bool
     schedule: CronSchedule
@@ -279,6 +317,7 @@ class Backup(Model):
     size: StorageQuantity
     storage_class: DnsLabel | None = None
     resources: Resources
+    object_store: ObjectStore | None = None  # None: dumps stay on the backup volume only
 
 
 class SecurityIds(Model):
@@ -561,7 +600,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
         },
         "postgres": {
             # pullPolicy Always (CKV_K8S_15) on all data images too: a re-pushed tag never runs stale.
-            "image": {"repository": "docker.io/library/postgres", "tag": "17.2-alpine", "pullPolicy": "Always"},
+            "image": {"repository": "docker.io/library/postgres", "tag": "17.11-alpine", "pullPolicy": "Always"},
             "database": "myapp",
             "user": "app",
             "resources": _resources("250m", "512Mi", "1", "1Gi") if durable else _resources("100m", "256Mi", "500m", "512Mi"),
@@ -579,13 +618,13 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "metrics": {
                 "enabled": True,
                 "image": {
-                    "repository": "quay.io/prometheuscommunity/postgres-exporter", "tag": "v0.16.0", "pullPolicy": "Always"
+                    "repository": "quay.io/prometheuscommunity/postgres-exporter", "tag": "v0.20.0", "pullPolicy": "Always"
                 },
                 "resources": exporter_resources,
             },
         },
         "redis": {
-            "image": {"repository": "docker.io/library/redis", "tag": "7.4.2-alpine", "pullPolicy": "Always"},
+            "image": {"repository": "docker.io/library/redis", "tag": "7.4.10-alpine", "pullPolicy": "Always"},
             "resources": _resources("50m", "128Mi", "500m", "384Mi") if durable else _resources("50m", "64Mi", "250m", "192Mi"),
             "persistence": {"enabled": durable, "size": size[1]},
             "security": {"runAsUser": 999, "runAsGroup": 1000},
@@ -596,7 +635,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "terminationGracePeriodSeconds": 30,
             "metrics": {
                 "enabled": True,
-                "image": {"repository": "docker.io/oliver006/redis_exporter", "tag": "v1.67.0", "pullPolicy": "Always"},
+                "image": {"repository": "docker.io/oliver006/redis_exporter", "tag": "v1.90.0", "pullPolicy": "Always"},
                 "resources": exporter_resources,
             },
         },
@@ -803,6 +842,17 @@ def _environment_rules(config: PlatformConfig) -> list[str]:
     return problems
 
 
+def config_warnings(config: PlatformConfig) -> list[str]:
+    """Settings that are allowed but risky: printed at preview, never an error."""
+    backup = config.postgres.backup
+    if config.production and backup.enabled and backup.object_store is None:
+        return [
+            f"{PROJECT}:postgres.backup.objectStore: production backups stay on a volume in the same namespace; "
+            "a lost namespace or cluster takes them too. Set an S3-compatible objectStore to copy each dump off the cluster"
+        ]
+    return []
+
+
 def images(config: PlatformConfig) -> dict[str, Image]:
     """Every image the platform runs, by its config key."""
     return {
@@ -811,7 +861,7 @@ def images(config: PlatformConfig) -> dict[str, Image]:
         "postgres.metrics.image": config.postgres.metrics.image,
         "redis.image": config.redis.image,
         "redis.metrics.image": config.redis.metrics.image,
-    }
+    } | ({"postgres.backup.objectStore.image": store.image} if (store := config.postgres.backup.object_store) else {})
 
 
 def volume_claims(config: PlatformConfig) -> list[str]:
@@ -829,6 +879,8 @@ def workload_footprint(config: PlatformConfig) -> list[tuple[int, Resources]]:
     footprint += [(1, exporter.resources) for exporter in (pg.metrics, redis.metrics) if exporter.enabled]
     if pg.backup.enabled:
         footprint.append((1, pg.backup.resources))
+        if pg.backup.object_store:
+            footprint.append((1, pg.backup.object_store.resources))
     return footprint
 
 
@@ -865,4 +917,7 @@ def read_pulumi_config() -> tuple[str, dict[str, Any]]:
 def from_pulumi() -> PlatformConfig:
     """Load and validate the running stack's config; raises ConfigError before any resource."""
     stack, raw = read_pulumi_config()
-    return load_config(stack, raw)
+    config = load_config(stack, raw)
+    for warning in config_warnings(config):
+        pulumi.log.warn(warning)
+    return config

@@ -33,6 +33,21 @@ mv "{BACKUP_MOUNT}/$stamp.dump.partial" "{BACKUP_MOUNT}/$stamp.dump"
 ls -1 {BACKUP_MOUNT}/*.dump | sort -r | tail -n "+$((KEEP + 1))" | xargs -r rm -f --
 echo "wrote $stamp.dump; $(ls -1 {BACKUP_MOUNT}/*.dump | wc -l) dump(s) kept"
 """
+# The upload step (after the dump, in the AWS CLI image): copy the newest dump to the bucket,
+# then delete all but the newest KEEP there. Any failed command fails the Job (set -e; each
+# listing is assigned before it is used, so a failed `aws` is never hidden inside a pipe).
+UPLOAD_SCRIPT = f"""set -eu
+newest=$(ls -1 {BACKUP_MOUNT}/*.dump | sort | tail -n 1)
+name=$(basename "$newest")
+aws s3 cp --only-show-errors "$newest" "s3://$BUCKET/$PREFIX$name"
+listing=$(aws s3 ls "s3://$BUCKET/$PREFIX")
+for old in $(printf '%s\\n' "$listing" | awk '{{print $4}}' | grep '[.]dump$' | sort -r | tail -n "+$((KEEP + 1))"); do
+  aws s3 rm --only-show-errors "s3://$BUCKET/$PREFIX$old"
+done
+echo "uploaded $name to s3://$BUCKET/$PREFIX"
+"""
+# Keys the objectStore's existing Secret must hold (the AWS CLI's own variable names).
+OBJECT_STORE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,7 +116,11 @@ def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> M
         env=[{"name": k, "value": v} for k, v in variables.items()],
         volumeMounts=[{"name": "backups", "mountPath": BACKUP_MOUNT}, *mounts, datastore.secret_mount(pg)],
     )
-    pod = datastore.pod_spec(pg, s.security, 30, restartPolicy="Never", containers=[container], volumes=volumes)
+    steps = {"containers": [container]}
+    if s.backup.object_store:
+        # The dump runs first (an init container), the upload only after it succeeded.
+        steps = {"initContainers": [container], "containers": [upload_container(args, mounts)]}
+    pod = datastore.pod_spec(pg, s.security, 30, restartPolicy="Never", volumes=volumes, **steps)
     labels = pg.labels(component="backup") | backup_selector(args)
     return {
         "schedule": s.backup.schedule,
@@ -121,14 +140,37 @@ def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> M
     }
 
 
-def backup_egress_spec(args: PostgresArgs) -> Manifest:
-    """The backup pods may reach Postgres (DNS is allowed namespace-wide); nothing else."""
-    pg = store(args)
-    return {
-        "podSelector": {"matchLabels": backup_selector(args)},
-        "policyTypes": ["Egress"],
-        "egress": [{"to": [{"podSelector": {"matchLabels": pg.selector}}], "ports": [{"protocol": "TCP", "port": PORT}]}],
+def upload_container(args: PostgresArgs, scratch_mounts: list[Manifest]) -> Manifest:
+    """The AWS CLI copying the new dump off the cluster; credentials by reference to the Secret."""
+    s = args.settings
+    bucket = s.backup.object_store
+    assert bucket is not None
+    variables = {
+        "AWS_ENDPOINT_URL": bucket.url, "AWS_DEFAULT_REGION": bucket.region, "BUCKET": bucket.bucket,
+        "PREFIX": bucket.prefix, "KEEP": str(s.backup.keep),
+        "HOME": "/tmp",  # noqa: S108 - an emptyDir; the CLI keeps its cache under $HOME
     }
+    credentials = [
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": bucket.existing_secret, "key": key}}} for key in OBJECT_STORE_KEYS
+    ]
+    return datastore.container(
+        "upload", bucket.image, bucket.resources,
+        command=["/bin/sh", "-c", UPLOAD_SCRIPT],
+        env=[{"name": k, "value": v} for k, v in variables.items()] + credentials,
+        volumeMounts=[{"name": "backups", "mountPath": BACKUP_MOUNT, "readOnly": True}, *scratch_mounts],
+    )
+
+
+def backup_egress_spec(args: PostgresArgs) -> Manifest:
+    """The backup pods may reach Postgres (DNS is allowed namespace-wide) and the object store."""
+    pg, bucket = store(args), args.settings.backup.object_store
+    egress: list[Manifest] = [
+        {"to": [{"podSelector": {"matchLabels": pg.selector}}], "ports": [{"protocol": "TCP", "port": PORT}]}
+    ]
+    if bucket:
+        # A host name has no fixed address a policy could name: allow its port, to any destination.
+        egress.append({"ports": [{"protocol": "TCP", "port": bucket.effective_port}]})
+    return {"podSelector": {"matchLabels": backup_selector(args)}, "policyTypes": ["Egress"], "egress": egress}
 
 
 class Postgres(DataStore):

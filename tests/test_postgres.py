@@ -140,11 +140,11 @@ def test_one_postgres_statefulset(run: Run) -> None:
     selector = spec["selector"]["matchLabels"]
     assert selector == selector_labels("postgres", run.stack)
     assert selector.items() <= spec["template"]["metadata"]["labels"].items()
-    assert spec["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == "17.2-alpine"
+    assert spec["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == "17.11-alpine"
     # The governing Service exists and is headless.
     headless = run.one("Service", "postgres-headless")
     assert headless.metadata["name"] == spec["serviceName"] and headless.spec["clusterIP"] == "None"
-    assert container(spec["template"]["spec"], "postgres")["image"] == "docker.io/library/postgres:17.2-alpine"
+    assert container(spec["template"]["spec"], "postgres")["image"] == "docker.io/library/postgres:17.11-alpine"
     assert_only_the_uid_exception(sts)
 
 
@@ -212,7 +212,7 @@ def test_no_password_in_stack_files() -> None:
 
 def test_exporter_sidecar(run: Run) -> None:
     exporter = container(spec := pod(run, "postgres"), "metrics")
-    assert exporter["image"] == "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"
+    assert exporter["image"] == "quay.io/prometheuscommunity/postgres-exporter:v0.20.0"
     assert exporter["ports"] == [{"name": "metrics", "containerPort": 9187, "protocol": "TCP"}]
     variables = env(exporter)
     assert variables["DATA_SOURCE_URI"]["value"] == "127.0.0.1:5432/myapp?sslmode=disable"
@@ -311,7 +311,7 @@ def test_storage_class_and_digest_are_used() -> None:
     digest = "sha256:" + "a" * 64
     spec = statefulset_spec(_args(persistence={"storageClass": "fast-ssd"}, image={"digest": digest}), "s")
     assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast-ssd"
-    assert container(spec["template"]["spec"], "postgres")["image"].endswith(f"17.2-alpine@{digest}")
+    assert container(spec["template"]["spec"], "postgres")["image"].endswith(f"17.11-alpine@{digest}")
 
 
 def test_metrics_off_means_no_sidecar() -> None:
