@@ -153,7 +153,7 @@ def _priority_class(text: str) -> str:
     if len(text) > 253 or not _DNS_SUBDOMAIN.match(text):
         raise ValueError(f"{text!r} is not a PriorityClass name (a DNS-1123 subdomain: lower-case letters, digits, '-', '.')")
     if text.startswith("system-"):
-        raise ValueError(f"{text!r}: the system-* priority classes are reserved for kube-system; name one the cluster's owners made")
+        raise ValueError(f"{text!r}: the system-* priority classes are reserved for kube-system; use one the cluster owners made")
     return text
 
 

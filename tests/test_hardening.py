@@ -48,7 +48,7 @@ def _objects(run: Run, kind: str) -> list[Any]:
 
 def _api_service_port(run: Run, number: int | None = None, name: str | None = None) -> dict[str, Any]:
     (service,) = [s for s in run.of_kind("Service") if s.metadata.get("name") == "api"]
-    return next(p for p in service.spec["ports"] if (number is None or p["port"] == number) and (name is None or p["name"] == name))
+    return next(p for p in service.spec["ports"] if p["port"] == number or p["name"] == name)
 
 
 def _container_port(run: Run, target: str | int) -> int:

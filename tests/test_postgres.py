@@ -69,7 +69,8 @@ def assert_restricted_pod(pod_spec: dict[str, Any], uid: int, gid: int) -> None:
         sc = c["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, c["name"]
         assert sc["capabilities"] == {"drop": ["ALL"]}, c["name"]
-        assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory", "ephemeral-storage"}, c["name"]
+        kinds = {"cpu", "memory", "ephemeral-storage"}
+        assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == kinds, c["name"]
         if "/tmp" in mounts(c):
             assert mounts(c)["/tmp"] in emptydirs, c["name"]
 
