@@ -14,7 +14,7 @@ from tools.realengine import Workspace
 from tools.render import manifest
 
 pytestmark = pytest.mark.integration
-NAMESPACE = "it-routes"  # listed in conftest.TEST_NAMESPACES: removed before and after the run
+NAMESPACE = "it-routes"  # it and "it-gateway" are in conftest.TEST_NAMESPACES: removed before and after the run
 GATEWAY = {
     "kind": "gateway", "host": "api.example.com", "tls": {"enabled": True},
     "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"},
@@ -54,3 +54,17 @@ def test_ingress_and_http_route_are_accepted(workspace: Workspace) -> None:
     ingress = workspace.kube_json("get", "ingresses.networking.k8s.io", "api", "-n", NAMESPACE)
     ports = {p["backend"]["service"]["port"]["number"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
     assert ports == {80}, "the Ingress reaches the API's port 80 only, never its metrics port"
+
+
+def test_pulumi_up_in_gateway_mode_applies_the_deny_rule(workspace: Workspace) -> None:
+    """The same through the real engine: a review stack in gateway mode, up and destroyed."""
+    stack = "it-gateway"
+    ingress = {**GATEWAY, "host": "api.it-gateway.example.test", "tls": {"enabled": False}}
+    workspace.init_stack(stack, {"platform:ingress": ingress})
+    try:
+        workspace.pulumi("up", "--yes", "--skip-preview", stack=stack, timeout=1200)
+        route = workspace.kube_json("get", "httproutes.gateway.networking.k8s.io", "api", "-n", stack)
+        rules = [(r["matches"][0]["path"]["value"], bool(r.get("backendRefs"))) for r in route["spec"]["rules"]]
+        assert rules == [("/metrics", False), ("/", True)], rules
+    finally:
+        workspace.pulumi("destroy", "--yes", "--remove", "--skip-preview", stack=stack, timeout=1200)
