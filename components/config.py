@@ -40,6 +40,7 @@ from components.validation import (
     MemoryQuantity,
     Percent,
     Port,
+    PriorityClassName,
     SqlIdentifier,
     StorageQuantity,
     parse_quantity,
@@ -211,6 +212,9 @@ class ApiConfig(Model):
     replicas: int = Field(ge=1, le=100)
     container_port: Port
     metrics_path: HttpPath
+    # The port the app serves metrics_path on, apart from the public one. None: only on
+    # container_port, which the public route reaches (only kind 'gateway' can deny the path there).
+    metrics_port: Port | None = None
     resources: Resources
     autoscaling: Autoscaling
     probes: Probes
@@ -224,6 +228,7 @@ class ApiConfig(Model):
     kubernetes_api_access: bool = False
     termination_grace_period_seconds: int = Field(ge=1, le=600)
     pre_stop_sleep_seconds: int = Field(ge=0, le=120)
+    priority_class_name: PriorityClassName | None = None
 
     @field_validator("env")
     @classmethod
@@ -247,6 +252,16 @@ class ApiConfig(Model):
         if names or values:
             raise ValueError(f"{names + values}: section and key names without '[]=' or line breaks, values on one line")
         return sections
+
+    @model_validator(mode="after")
+    def _metrics_port_is_its_own(self) -> ApiConfig:
+        probe_ports = {p.port for p in (self.probes.startup, self.probes.liveness, self.probes.readiness)}
+        if self.metrics_port is not None and self.metrics_port in {self.container_port, *probe_ports}:
+            raise ValueError(
+                f"metricsPort {self.metrics_port} must differ from containerPort and the probe ports "
+                "(the public route reaches those); or set metricsPort to null if the app has no separate metrics port"
+            )
+        return self
 
     @model_validator(mode="after")
     def _drain_fits_grace(self) -> ApiConfig:
@@ -318,6 +333,7 @@ class Backup(Model):
     storage_class: DnsLabel | None = None
     resources: Resources
     object_store: ObjectStore | None = None  # None: dumps stay on the backup volume only
+    priority_class_name: PriorityClassName | None = None
 
 
 class SecurityIds(Model):
@@ -338,6 +354,7 @@ class PostgresConfig(Model):
     termination_grace_period_seconds: int = Field(ge=30, le=3600)
     backup: Backup
     metrics: Exporter
+    priority_class_name: PriorityClassName | None = None
 
 
 class RedisConfig(Model):
@@ -353,6 +370,7 @@ class RedisConfig(Model):
     disable_dangerous_commands: bool
     termination_grace_period_seconds: int = Field(ge=10, le=600)
     metrics: Exporter
+    priority_class_name: PriorityClassName | None = None
 
 
 class Tls(Model):
@@ -545,7 +563,9 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
     durable = environment in ("staging", "production")
     replicas = {"dev": 1, "staging": 2, "production": 3}.get(environment, 1)
     size = {"production": ("20Gi", "5Gi"), "staging": ("10Gi", "2Gi")}.get(environment, ("1Gi", "1Gi"))
-    exporter_resources = _resources("10m", "32Mi", "100m", "64Mi")
+    # Staging and production data pods request all the memory they may use: a pod above its
+    # requests is the first the kubelet evicts under node memory pressure (sidecars count too).
+    exporter_resources = _resources("10m", "64Mi" if durable else "32Mi", "100m", "64Mi")
     return {
         "cluster": {"deleteUnreachable": environment == "ephemeral"},
         "namespace": {
@@ -578,6 +598,9 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "security": {"runAsUser": 10001, "runAsGroup": 10001},
             "containerPort": 8080 if durable else 9898,
             "metricsPath": "/metrics",
+            # Metrics on their own port, which only the monitoring namespace reaches and no public
+            # route points at. podinfo opens it when PODINFO_PORT_METRICS is set (its --port-metrics).
+            "metricsPort": 9090 if durable else 9797,
             "resources": _resources("100m", "256Mi", "500m", "512Mi"),
             "autoscaling": {
                 "enabled": production,
@@ -592,6 +615,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
                 "liveness": _probe("/health" if durable else "/healthz", 30 if durable else 0, 10, 5, 3),
                 "readiness": _probe("/ready" if durable else "/readyz", 5, 5, 5, 3),
             },
+            **({} if durable else {"env": {"PODINFO_PORT_METRICS": "9797"}}),
             "appName": "api-fpc",
             "logLevel": "DEBUG" if environment == "dev" else "INFO",
             "persistence": {"enabled": False, "size": "10Gi", "accessMode": "ReadWriteOnce"},
@@ -603,7 +627,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "image": {"repository": "docker.io/library/postgres", "tag": "17.11-alpine", "pullPolicy": "Always"},
             "database": "myapp",
             "user": "app",
-            "resources": _resources("250m", "512Mi", "1", "1Gi") if durable else _resources("100m", "256Mi", "500m", "512Mi"),
+            "resources": _resources("250m", "1Gi", "1", "1Gi") if durable else _resources("100m", "256Mi", "500m", "512Mi"),
             "persistence": {"enabled": True, "size": size[0]},
             "security": {"runAsUser": 70, "runAsGroup": 70},
             "maxConnections": 100,
@@ -625,7 +649,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
         },
         "redis": {
             "image": {"repository": "docker.io/library/redis", "tag": "7.4.10-alpine", "pullPolicy": "Always"},
-            "resources": _resources("50m", "128Mi", "500m", "384Mi") if durable else _resources("50m", "64Mi", "250m", "192Mi"),
+            "resources": _resources("50m", "384Mi", "500m", "384Mi") if durable else _resources("50m", "64Mi", "250m", "192Mi"),
             "persistence": {"enabled": durable, "size": size[1]},
             "security": {"runAsUser": 999, "runAsGroup": 1000},
             # A cache: evict least-recently-used keys; maxmemory leaves room under the limit.
@@ -815,6 +839,11 @@ def _relations(config: PlatformConfig) -> list[str]:
             f"{PROJECT}:namespace.quota.requestsStorage: {ns.quota.requests_storage} is less than the "
             f"{_pretty(storage, 'memory')} the volumes of this environment claim"
         )
+    if api.metrics_port is None and config.ingress.kind == "ingress":
+        problems.append(
+            f"{PROJECT}:api.metricsPort: null serves {api.metrics_path} on the port the Ingress exposes, and an Ingress "
+            "cannot deny a path portably; give the app a metrics port, or use ingress.kind 'gateway' (its route denies the path)"
+        )
     if pg.backup.enabled and not pg.persistence.enabled:
         problems.append(
             f"{PROJECT}:postgres.backup.enabled: backups of a database without persistence make no sense; "
@@ -824,10 +853,11 @@ def _relations(config: PlatformConfig) -> list[str]:
 
 
 def _environment_rules(config: PlatformConfig) -> list[str]:
-    """Production refuses defaults that are only safe for throwaway environments."""
+    """Staging and production keep their data pods off the eviction list; production also refuses
+    defaults that are only safe for throwaway environments."""
+    problems = _data_memory_guaranteed(config)
     if not config.production:
-        return []
-    problems = []
+        return problems
     if config.api.min_pods < 2:
         problems.append(f"{PROJECT}:api.replicas: production needs at least 2 API replicas (or api.autoscaling.minReplicas >= 2)")
     for group in ("postgres", "redis"):
@@ -851,6 +881,25 @@ def config_warnings(config: PlatformConfig) -> list[str]:
             "a lost namespace or cluster takes them too. Set an S3-compatible objectStore to copy each dump off the cluster"
         ]
     return []
+
+
+def _data_memory_guaranteed(config: PlatformConfig) -> list[str]:
+    """Staging and production: every container of a data pod requests the memory it may use. A pod
+    whose usage exceeds its requests is evicted first under node memory pressure: a database outage."""
+    if config.environment not in ("staging", "production"):
+        return []
+    containers = {
+        "postgres.resources": config.postgres.resources,
+        "postgres.metrics.resources": config.postgres.metrics.resources if config.postgres.metrics.enabled else None,
+        "redis.resources": config.redis.resources,
+        "redis.metrics.resources": config.redis.metrics.resources if config.redis.metrics.enabled else None,
+    }
+    return [
+        f"{PROJECT}:{key}.requests.memory: {res.requests.memory} must equal {key}.limits.memory {res.limits.memory} "
+        f"in {config.environment}, so node memory pressure never evicts the data store first"
+        for key, res in containers.items()
+        if res is not None and parse_quantity(res.requests.memory) != parse_quantity(res.limits.memory)
+    ]
 
 
 def images(config: PlatformConfig) -> dict[str, Image]:

@@ -21,6 +21,10 @@ PGDATA = f"{DATA_MOUNT}/pgdata"
 BACKUP = "postgres-backup"
 BACKUP_CLAIM = "postgres-backups"
 BACKUP_MOUNT = "/backups"
+# Scratch space: the server's socket and lock file, and /tmp, which neither postgres (its temp
+# files live in PGDATA) nor pg_dump (it writes to the backup volume) fills in normal work.
+SOCKET_DIR_SIZE = "16Mi"
+TMP_SIZE = "64Mi"
 # Dumps are written under a temporary name, so a failed run never counts as one of the KEEP.
 # The password is read from the mounted Secret into this shell's environment only.
 BACKUP_SCRIPT = f"""set -eu
@@ -65,12 +69,14 @@ def backup_selector(args: PostgresArgs) -> dict[str, str]:
 
 def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
     s, pg = args.settings, store(args)
-    volumes, mounts = datastore.empty_dirs(("run", "/var/run/postgresql"), ("tmp", "/tmp"))  # noqa: S108 - an emptyDir
-    volumes.append(datastore.secret_volume(secret_name))
+    volumes, mounts = datastore.empty_dirs(
+        ("run", "/var/run/postgresql", SOCKET_DIR_SIZE), ("tmp", "/tmp", TMP_SIZE)  # noqa: S108 - an emptyDir
+    )
+    volumes += [datastore.secret_volume(secret_name), *datastore.data_empty_dir(s.persistence)]
     stop = ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast", "-w", "-t", str(s.termination_grace_period_seconds - 10)]
     ready = ["pg_isready", "--host=127.0.0.1", f"--port={PORT}", f"--username={s.user}", f"--dbname={s.database}"]
     postgres = datastore.container(
-        "postgres", s.image, s.resources, (pg.app, PORT),
+        "postgres", s.image, s.resources, (pg.app, PORT), datastore.ephemeral_storage(volumes),
         args=["-c", f"max_connections={s.max_connections}"],
         env=[
             {"name": "POSTGRES_DB", "value": s.database},
@@ -93,7 +99,9 @@ def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Mani
             {"name": "DATA_SOURCE_PASS_FILE", "value": pg.password_file},
         ]
         containers.append(datastore.exporter_container(pg, s.metrics, exporter_env))
-    pod = datastore.pod_spec(pg, s.security, s.termination_grace_period_seconds, containers=containers, volumes=volumes)
+    pod = datastore.pod_spec(
+        pg, s.security, s.termination_grace_period_seconds, s.priority_class_name, containers=containers, volumes=volumes
+    )
     return datastore.single_pod_statefulset(pg, s.persistence, pod, s.image.tag)
 
 
@@ -105,13 +113,15 @@ def backup_claim_spec(args: PostgresArgs) -> Manifest:
 def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
     """pg_dump in custom format (pg_restore can pick tables), the newest ``keep`` dumps kept."""
     s, pg = args.settings, store(args)
-    volumes, mounts = datastore.empty_dirs(("tmp", "/tmp"))  # noqa: S108 - an emptyDir
+    volumes, mounts = datastore.empty_dirs(("tmp", "/tmp", TMP_SIZE))  # noqa: S108 - an emptyDir
     volumes += [{"name": "backups", "persistentVolumeClaim": {"claimName": BACKUP_CLAIM}}, datastore.secret_volume(secret_name)]
     # libpq's own variables: pg_dump needs no arguments and no password on its command line.
     variables = {"PGHOST": pg.app, "PGPORT": str(PORT), "PGDATABASE": s.database, "PGUSER": s.user,
                  "PASSWORD_FILE": pg.password_file, "KEEP": str(s.backup.keep)}
+    disk = datastore.ephemeral_storage(volumes)
     container = datastore.container(
         "pg-dump", s.image, s.backup.resources,  # the server's own image: its own version of pg_dump
+        disk=disk,
         command=["/bin/sh", "-c", BACKUP_SCRIPT],
         env=[{"name": k, "value": v} for k, v in variables.items()],
         volumeMounts=[{"name": "backups", "mountPath": BACKUP_MOUNT}, *mounts, datastore.secret_mount(pg)],
@@ -119,8 +129,10 @@ def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> M
     steps = {"containers": [container]}
     if s.backup.object_store:
         # The dump runs first (an init container), the upload only after it succeeded.
-        steps = {"initContainers": [container], "containers": [upload_container(args, mounts)]}
-    pod = datastore.pod_spec(pg, s.security, 30, restartPolicy="Never", volumes=volumes, **steps)
+        steps = {"initContainers": [container], "containers": [upload_container(args, mounts, disk)]}
+    pod = datastore.pod_spec(
+        pg, s.security, 30, s.backup.priority_class_name, restartPolicy="Never", volumes=volumes, **steps
+    )
     labels = pg.labels(component="backup") | backup_selector(args)
     return {
         "schedule": s.backup.schedule,
@@ -140,7 +152,7 @@ def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> M
     }
 
 
-def upload_container(args: PostgresArgs, scratch_mounts: list[Manifest]) -> Manifest:
+def upload_container(args: PostgresArgs, scratch_mounts: list[Manifest], disk: str) -> Manifest:
     """The AWS CLI copying the new dump off the cluster; credentials by reference to the Secret."""
     s = args.settings
     bucket = s.backup.object_store
@@ -154,7 +166,7 @@ def upload_container(args: PostgresArgs, scratch_mounts: list[Manifest]) -> Mani
         {"name": key, "valueFrom": {"secretKeyRef": {"name": bucket.existing_secret, "key": key}}} for key in OBJECT_STORE_KEYS
     ]
     return datastore.container(
-        "upload", bucket.image, bucket.resources,
+        "upload", bucket.image, bucket.resources, disk=disk,
         command=["/bin/sh", "-c", UPLOAD_SCRIPT],
         env=[{"name": k, "value": v} for k, v in variables.items()] + credentials,
         volumeMounts=[{"name": "backups", "mountPath": BACKUP_MOUNT, "readOnly": True}, *scratch_mounts],

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ROOT, Run
+from tests.harness import ROOT, Run, run_program
 from tools.render import dump, write_stack
 
 GATES_BIN = Path(os.environ.get("PLATFORM_GATES_BIN") or ROOT / ".venv-gates" / "bin")
@@ -35,6 +35,12 @@ def rendered(runs: dict[str, Run], tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("rendered")
     for stack, run in runs.items():
         write_stack(run.kubernetes(), out / stack)
+    # Gateway mode too, for an app without a metrics port: the HTTPRoute with its deny rule.
+    gateway = {"kind": "gateway", "host": "api.example.com", "tls": {"enabled": True},
+               "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}
+    run = run_program("production", {"ingress": gateway, "api": {"metricsPort": None}})
+    assert run.error is None, run.error
+    write_stack(run.kubernetes(), out / "production-gateway")
     return out
 
 

@@ -69,7 +69,8 @@ def assert_restricted_pod(pod_spec: dict[str, Any], uid: int, gid: int) -> None:
         sc = c["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, c["name"]
         assert sc["capabilities"] == {"drop": ["ALL"]}, c["name"]
-        assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}, c["name"]
+        kinds = {"cpu", "memory", "ephemeral-storage"}
+        assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == kinds, c["name"]
         if "/tmp" in mounts(c):
             assert mounts(c)["/tmp"] in emptydirs, c["name"]
 
@@ -304,7 +305,7 @@ def _args(stack: str = "dev", **postgres: Any) -> PostgresArgs:
 def test_without_persistence_the_data_is_an_emptydir() -> None:
     spec = statefulset_spec(_args(persistence={"enabled": False}, backup={"enabled": False}), "s")
     assert "volumeClaimTemplates" not in spec and "persistentVolumeClaimRetentionPolicy" not in spec
-    assert {"name": "data", "emptyDir": {}} in spec["template"]["spec"]["volumes"]
+    assert {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}} in spec["template"]["spec"]["volumes"]
 
 
 def test_storage_class_and_digest_are_used() -> None:

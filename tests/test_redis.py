@@ -114,7 +114,7 @@ def test_volume_per_environment(run: Run) -> None:
         assert claim["spec"]["resources"]["requests"]["storage"] == config.persistence.size
     else:
         assert "volumeClaimTemplates" not in spec
-        assert {"name": "data", "emptyDir": {}} in spec["template"]["spec"]["volumes"]
+        assert {"name": "data", "emptyDir": {"sizeLimit": config.persistence.size}} in spec["template"]["spec"]["volumes"]
 
 
 def test_persistent_in_staging_and_production(runs: dict[str, Run]) -> None:
