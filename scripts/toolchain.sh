@@ -36,7 +36,9 @@ RANDOM_PROVIDER_VERSION="$(req_version pulumi-random 4.21.4)"
 PULUMI_CLI_FALLBACK="${PULUMI_CLI_FALLBACK:-3.274.1}"
 K8S_VERSION="${K8S_VERSION:-v1.35.4}"       # must match scripts/toolchain/kubernetes/go.mod
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"     # must match scripts/toolchain/etcd/go.mod
-KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+# kwok: the version pinned with its stages in scripts/upstream.lock (one place for both).
+KWOK_VERSION="${KWOK_VERSION:-$(sed -n -E 's/^kwok[[:space:]]+sigs\.k8s\.io\/kwok@(v[^[:space:]]+).*/\1/p' "$HERE/upstream.lock")}"
+[ -n "$KWOK_VERSION" ] || { echo "[toolchain] ERROR: no kwok version in scripts/upstream.lock" >&2; exit 1; }
 # pulumi-kubernetes provider: the proxy serves only this pseudo-version of provider/v4.
 K8S_PROVIDER_MODULE_VERSION="v4.0.0-20260115033456-f47bc2d6f199"
 
