@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tools.realengine import ToolchainMissing, Workspace, local_cluster, toolchain_env
+
+
+
+def user_plugins() -> dict[str, str] | None:
+    """The user's ~/.pulumi/plugins: each path with its content hash (None: no such directory)."""
+    root = Path.home() / ".pulumi" / "plugins"
+    if not root.exists():
+        return None
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        for path in sorted(root.rglob("*"))
+    }
+
+
+# Taken when pytest loads this file, before any test runs the engine.
+USER_PLUGINS_AT_START = user_plugins()
 
 # Namespaces the tests deploy; left over from an earlier run, they are removed first.
 TEST_NAMESPACES = ["it-dev", "pr-4242", "prod-local"]
