@@ -5,7 +5,7 @@ VENV := venv
 GATES_VENV := .venv-gates
 export PLATFORM_GATES_BIN ?= $(CURDIR)/$(GATES_VENV)/bin
 
-.PHONY: venv gates policy-venv upstream toolchain benchmark test unit lint dev destroy-dev render diff docs
+.PHONY: venv gates policy-venv upstream toolchain go-test benchmark test unit lint dev destroy-dev render diff docs
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -41,6 +41,12 @@ ifneq ($(PLATFORM_GO_TOOLS),unavailable)
 	bash scripts/toolchain.sh
 endif
 
+# Go tests of the stand-in plugins (random provider, language host).
+go-test:
+ifneq ($(PLATFORM_GO_TOOLS),unavailable)
+	bash scripts/test-stand-ins.sh
+endif
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
@@ -48,7 +54,7 @@ lint: venv
 unit: venv gates policy-venv upstream
 	$(VENV)/bin/python -m pytest -m "not integration"
 
-test: lint gates policy-venv upstream toolchain
+test: lint gates policy-venv upstream toolchain go-test
 	$(VENV)/bin/python -m pytest
 
 dev: venv
