@@ -39,7 +39,8 @@ def fake(directory: Path, name: str, body: str = "") -> None:
 
 
 def fake_kubectl(machine: dict[str, Path], reachable: bool) -> None:
-    fake(machine["bin"], "kubectl", f'[ "$1" = config ] && echo kind-test\n[ "$1" = version ] && exit {0 if reachable else 1}\nexit 0\n')
+    version_exit = 0 if reachable else 1
+    fake(machine["bin"], "kubectl", f'[ "$1" = config ] && echo kind-test\n[ "$1" = version ] && exit {version_exit}\nexit 0\n')
 
 
 def fake_pulumi(directory: Path) -> None:
@@ -63,7 +64,8 @@ def test_a_reachable_cluster_and_a_pulumi_cli_use_that_cli_without_build_or_over
     result, calls = make_dev(machine)
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
-    assert first.startswith("== make dev: your cluster (context kind-test) with your pulumi CLI") and "no toolchain build" in first
+    assert first.startswith("== make dev: your cluster (context kind-test) with your pulumi CLI"), first
+    assert "no toolchain build" in first
     assert not [c for c in calls if c.startswith("toolchain.sh")], calls
     pulumi_calls = [c for c in calls if c.startswith("pulumi ")]
     assert "pulumi up --stack dev --yes --non-interactive | " in pulumi_calls, pulumi_calls

@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     versions = tuple(args.kubernetes_version or KUBERNETES_VERSIONS)
     try:
         failures = run_gates(args.directory, versions, not args.no_schemas, not args.no_checkov)
-    except NotFetched as error:
-        print(f"FAIL {error}")
+    except NotFetched as missing:
+        print(f"FAIL {missing}")
         return 2
     for gate, errors in failures.items():
         print(f"{'FAIL' if errors else 'ok  '} {gate}: {len(errors)} failed")

@@ -12,7 +12,6 @@ import pytest
 from tools.realengine import ToolchainMissing, Workspace, local_cluster, toolchain_env
 
 
-
 def user_plugins() -> dict[str, str] | None:
     """The user's ~/.pulumi/plugins: each path with its content hash (None: no such directory)."""
     root = Path.home() / ".pulumi" / "plugins"

@@ -43,7 +43,7 @@ def test_a_toolchain_build_installs_plugins_into_its_own_home_only(tmp_path: Pat
     assert build.returncode == 0, build.stderr
     assert not (home / ".pulumi").exists(), f"the toolchain wrote into $HOME/.pulumi: {list((home / '.pulumi').rglob('*'))}"
     plugins = installed(toolchain / "pulumi-home", env)
-    assert PLUGINS <= plugins.keys() and all(path.startswith(str(toolchain / "pulumi-home")) for path in plugins.values())
+    assert plugins.keys() >= PLUGINS and all(path.startswith(str(toolchain / "pulumi-home")) for path in plugins.values())
     assert f'export PULUMI_HOME="{toolchain / "pulumi-home"}"' in (toolchain / "env.sh").read_text()
 
 
@@ -56,4 +56,4 @@ def test_a_real_engine_run_leaves_the_users_plugins_as_they_were(workspace: Work
         workspace.pulumi("stack", "rm", "--yes", "--force", stack=stack, check=False)
     assert user_plugins() == USER_PLUGINS_AT_START, "the user's ~/.pulumi/plugins changed during the run"
     plugins = installed(Path(workspace.env["PULUMI_HOME"]), workspace.env)
-    assert PLUGINS <= plugins.keys(), plugins
+    assert plugins.keys() >= PLUGINS, plugins
