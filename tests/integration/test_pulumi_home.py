@@ -11,39 +11,40 @@ from pathlib import Path
 import pytest
 
 from tests.harness import ROOT
-from tests.integration.conftest import USER_PLUGINS_AT_START, user_plugins
+from tests.integration.conftest import USER_PLUGINS_AT_START, USER_PULUMI, user_plugins
 from tools.realengine import TOOLCHAIN, Workspace
 
 pytestmark = pytest.mark.integration
 PLUGINS = {"kubernetes", "random"}
 
 
-def installed(pulumi_home: Path, env: dict[str, str]) -> dict[str, str]:
-    """Resource plugins the toolchain's CLI sees in ``pulumi_home``: name -> path."""
+def installed(pulumi_home: Path, env: dict[str, str]) -> set[str]:
+    """Resource plugins the toolchain's CLI lists in ``pulumi_home`` whose files are there."""
     listing = subprocess.run(
         [str(TOOLCHAIN / "bin" / "pulumi"), "plugin", "ls", "--json"],
         env={**env, "PULUMI_HOME": str(pulumi_home)}, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    return {p["name"]: p["path"] for p in json.loads(listing.stdout) or [] if p["kind"] == "resource"}
+    listed = [p for p in json.loads(listing.stdout) or [] if p["kind"] == "resource"]
+    return {p["name"] for p in listed if (pulumi_home / "plugins" / f"resource-{p['name']}-v{p['version']}").is_dir()}
 
 
 def test_a_toolchain_build_installs_plugins_into_its_own_home_only(tmp_path: Path) -> None:
-    """Run the plugin step with HOME pointed at an empty directory: nothing may appear in it."""
+    """The plugin step into a fresh toolchain directory (so it must install) leaves ~/.pulumi as it was."""
     if not (TOOLCHAIN / "bin" / "pulumi").exists() or not (TOOLCHAIN / "bin" / "pulumi-resource-random").exists():
         pytest.skip(f"no built toolchain in {TOOLCHAIN} (make toolchain)")
-    home, toolchain = tmp_path / "home", tmp_path / "toolchain"
-    home.mkdir()
+    toolchain = tmp_path / "toolchain"
     toolchain.mkdir()
     (toolchain / "bin").symlink_to(TOOLCHAIN / "bin")  # the built binaries; the plugin step only reads them
-    env = {**os.environ, "HOME": str(home), "PLATFORM_TOOLCHAIN_DIR": str(toolchain)}
+    env = {**os.environ, "PLATFORM_TOOLCHAIN_DIR": str(toolchain)}
     env.pop("PULUMI_HOME", None)
+    before = user_plugins()
     build = subprocess.run(
         ["bash", str(ROOT / "scripts" / "toolchain.sh"), "--only", "plugins"], env=env, capture_output=True, text=True
     )
     assert build.returncode == 0, build.stderr
-    assert not (home / ".pulumi").exists(), f"the toolchain wrote into $HOME/.pulumi: {list((home / '.pulumi').rglob('*'))}"
-    plugins = installed(toolchain / "pulumi-home", env)
-    assert plugins.keys() >= PLUGINS and all(path.startswith(str(toolchain / "pulumi-home")) for path in plugins.values())
+    assert "installing plugin resource random" in build.stderr, build.stderr
+    assert user_plugins() == before, "the toolchain build changed the user's ~/.pulumi/plugins"
+    assert installed(toolchain / "pulumi-home", env) >= PLUGINS
     assert f'export PULUMI_HOME="{toolchain / "pulumi-home"}"' in (toolchain / "env.sh").read_text()
 
 
@@ -55,5 +56,7 @@ def test_a_real_engine_run_leaves_the_users_plugins_as_they_were(workspace: Work
     finally:
         workspace.pulumi("stack", "rm", "--yes", "--force", stack=stack, check=False)
     assert user_plugins() == USER_PLUGINS_AT_START, "the user's ~/.pulumi/plugins changed during the run"
-    plugins = installed(Path(workspace.env["PULUMI_HOME"]), workspace.env)
-    assert plugins.keys() >= PLUGINS, plugins
+    home = workspace.env.get("PULUMI_HOME")
+    assert home and Path(home).resolve() != USER_PULUMI.resolve(), f"the engine runs with the user's Pulumi home ({home})"
+    plugins = installed(Path(home), workspace.env)
+    assert plugins >= PLUGINS, plugins
