@@ -113,10 +113,15 @@ def test_checkov_rejects_a_privileged_pod(tmp_path: Path):
     assert result.returncode == 1 and "CKV_K8S_16 Deployment.t.app" in result.stdout, result.stdout + result.stderr
 
 
-def test_the_one_crd_copy_notes_its_upstream_versions():
-    readme = (ROOT / "crds" / "README.md").read_text()
-    for path in sorted((ROOT / "crds").glob("*.yaml")):
-        assert path.name in readme, f"crds/README.md does not say where {path.name} comes from"
+def test_the_crd_gate_without_fetched_crds_fails_and_says_how_to_fetch(tmp_path: Path):
+    (tmp_path / "m").mkdir()
+    manifests = one(tmp_path / "m", service_monitor(path="/metrics"))
+    env = {**os.environ, "PLATFORM_UPSTREAM_DIR": str(tmp_path / "empty-cache")}
+    result = subprocess.run(
+        [str(GATES_BIN / "python"), "-m", "tools.gates", str(manifests), "--no-checkov"],
+        cwd=ROOT, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2 and "make upstream" in result.stdout, result.stdout + result.stderr
 
 
 def test_checkov_that_cannot_start_is_a_failure_not_a_pass(tmp_path: Path):
