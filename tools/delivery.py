@@ -373,7 +373,11 @@ def drift(stack: str, issue: bool, remediate: bool) -> int:
                          "--suppress-outputs", "--stack", stack, "--non-interactive"],
                         Path(os.environ.get("RUNNER_TEMP", "/tmp")) / f"remediate-{stack}.log")  # fmt: skip  # noqa: S108
         summary(f"Remediation `pulumi up --refresh` of `{stack}`: {'done' if code == 0 else 'FAILED'}\n")
-        return 0 if code == 0 else 1
+        if code != 0:
+            return 1
+        if issue:
+            drift_issue(stack, None)
+        return 0
     return 2
 
 
