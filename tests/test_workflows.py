@@ -257,8 +257,8 @@ def test_the_action_hands_every_backend_its_credentials() -> None:
         "PULUMI_CONFIG_PASSPHRASE": "${{ inputs.config-passphrase }}",
         "PULUMI_SECRETS_PROVIDER": "${{ inputs.secrets-provider }}",
     }
-    for step in ("credentials", "run"):
-        assert backend.items() <= steps[step]["env"].items(), step
+    for step_id in ("credentials", "run"):
+        assert backend.items() <= steps[step_id]["env"].items(), step_id
     assert "tools.delivery credentials" in steps["credentials"]["run"] and '--fork "$FORK"' in steps["credentials"]["run"]
     assert "tools.delivery run" in steps["run"]["run"] and "tools.delivery drift" in steps["run"]["run"]
     install = next(s for s in action["runs"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
