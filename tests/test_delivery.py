@@ -345,10 +345,12 @@ def test_drift_without_an_issue_is_the_make_target(fakes: Fakes) -> None:
 def test_drift_remediation_repairs_dev_and_never_touches_production(fakes: Fakes) -> None:
     fakes.stacks("dev", "production")
     fakes.pulumi["preview_json"] = DRIFT
-    dev = fakes.run("drift", "--stack", "dev", "--remediate", "true")
+    fakes.gh = {"issue list": issues(TITLE.format("dev"))}
+    dev = fakes.run("drift", "--stack", "dev", "--remediate", "true", "--issue")
     assert dev.code == 0, dev.stdout
     (up,) = dev.ran("pulumi", "up")
     assert "--refresh" in up and up[up.index("--stack") + 1] == "dev"
+    assert [c[:4] for c in dev.ran("gh", "issue", "close")] == [["gh", "issue", "close", "40"]]  # repaired
     production = fakes.run("drift", "--stack", "production", "--remediate", "true")
     assert production.code == 1 and "never for 'production'" in production.stdout
     assert not production.ran("pulumi", "up") and not production.ran("pulumi", "preview")
