@@ -187,7 +187,11 @@ def ensure_stack(stack: str, upsert: bool) -> None:
     notice(f"created stack {stack}")
 
 
-def run(command: str, stack: str, upsert: bool, log: Path) -> int:
+def policy_args(policy_pack: str) -> list[str]:
+    return ["--policy-pack", policy_pack] if policy_pack else []
+
+
+def run(command: str, stack: str, upsert: bool, log: Path, policy_pack: str) -> int:
     if command == "destroy":
         if not stack_exists(stack):
             note = f"stack {stack} does not exist (already removed, or never created): nothing to destroy."
@@ -197,7 +201,7 @@ def run(command: str, stack: str, upsert: bool, log: Path) -> int:
         args = ["destroy", "--yes", "--remove", "--skip-preview"]
     elif command in ("preview", "up"):
         ensure_stack(stack, upsert)
-        args = [command, "--diff", "--suppress-outputs", "--policy-pack", "policy"]
+        args = [command, "--diff", "--suppress-outputs", *policy_args(policy_pack)]
         if command == "up":
             args += ["--yes", "--skip-preview"]
     else:
@@ -341,12 +345,12 @@ def drift_issue(stack: str, report: str | None) -> None:
     if numbers:
         cli("gh", "issue", "edit", str(numbers[0]), "--repo", repo, "--body-file", str(body))
     else:
-        cli("gh", "label", "create", DRIFT_LABEL, "--repo", repo, "--force", "--color", "d93f0b",
-            "--description", "The live cluster differs from the Pulumi stack")  # fmt: skip
+        label = ["--color", "d93f0b", "--description", "The live cluster differs from the Pulumi stack"]
+        cli("gh", "label", "create", DRIFT_LABEL, "--repo", repo, "--force", *label)
         cli("gh", "issue", "create", "--repo", repo, "--title", title, "--label", DRIFT_LABEL, "--body-file", str(body))
 
 
-def drift(stack: str, issue: bool, remediate: bool) -> int:
+def drift(stack: str, issue: bool, remediate: bool, policy_pack: str) -> int:
     """0: no drift (or drift repaired); 2: drift found; 1: the check itself failed."""
     if remediate and stack not in REMEDIABLE:
         raise Failure(f"drift remediation runs only for {', '.join(REMEDIABLE)}, never for {stack!r}")
@@ -369,9 +373,9 @@ def drift(stack: str, issue: bool, remediate: bool) -> int:
     if not found:
         return 0
     if remediate:
-        code = streamed(["pulumi", "up", "--refresh", "--yes", "--skip-preview", "--policy-pack", "policy",
-                         "--suppress-outputs", "--stack", stack, "--non-interactive"],
-                        Path(os.environ.get("RUNNER_TEMP", "/tmp")) / f"remediate-{stack}.log")  # fmt: skip  # noqa: S108
+        up = ["pulumi", "up", "--refresh", "--yes", "--skip-preview", *policy_args(policy_pack), "--suppress-outputs"]
+        log = Path(os.environ.get("RUNNER_TEMP", "/tmp")) / f"remediate-{stack}.log"  # noqa: S108
+        code = streamed([*up, "--stack", stack, "--non-interactive"], log)
         summary(f"Remediation `pulumi up --refresh` of `{stack}`: {'done' if code == 0 else 'FAILED'}\n")
         if code != 0:
             return 1
@@ -413,8 +417,9 @@ def superseded(sha: str, branch: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m tools.delivery", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python3 -m tools.delivery", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     p = sub.add_parser("credentials")
     p.add_argument("--command", required=True)
@@ -425,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stack", required=True)
     p.add_argument("--upsert", default="false")
     p.add_argument("--log", type=Path, required=True)
+    p.add_argument("--policy-pack", default="policy", help="the CrossGuard pack's directory; empty: none")
     p = sub.add_parser("comment")
     p.add_argument("--command", required=True)
     p.add_argument("--stack", required=True)
@@ -438,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stack", required=True)
     p.add_argument("--issue", action="store_true", help="open, update or close the stack's drift issue")
     p.add_argument("--remediate", default="false", help="'true': pulumi up when drift is found (dev, staging only)")
+    p.add_argument("--policy-pack", default="policy", help="the CrossGuard pack's directory (remediation); empty: none")
     p = sub.add_parser("protection")
     p.add_argument("--environment", required=True)
     p = sub.add_parser("superseded")
@@ -448,13 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "credentials":
             return credentials(args.command, args.stack, args.fork == "true")
         if args.action == "run":
-            return run(args.command, args.stack, args.upsert == "true", args.log)
+            return run(args.command, args.stack, args.upsert == "true", args.log, args.policy_pack)
         if args.action == "comment":
             return comment(args.command, args.stack, args.outcome, args.pr, args.sha, args.log)
         if args.action == "sweep":
             return sweep(args.ttl_days)
         if args.action == "drift":
-            return drift(args.stack, args.issue, args.remediate == "true")
+            return drift(args.stack, args.issue, args.remediate == "true", args.policy_pack)
         if args.action == "protection":
             return protection(args.environment)
         return superseded(args.sha, args.branch)
