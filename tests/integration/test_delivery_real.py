@@ -74,7 +74,8 @@ def test_destroy_then_destroy_again_succeeds(workspace: Workspace, tmp_path_fact
     args = ["run", "--command", "destroy", "--stack", STACK, "--log", str(log)]
     first = delivery(workspace, *args)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
-    listed = subprocess.run(["pulumi", "stack", "ls", "--json"], cwd=workspace.dir, env=workspace.env, capture_output=True, text=True)
+    ls = ["pulumi", "stack", "ls", "--json"]
+    listed = subprocess.run(ls, cwd=workspace.dir, env=workspace.env, capture_output=True, text=True, check=True)
     stacks = json.loads(listed.stdout or "[]")
     assert STACK not in {s["name"] for s in stacks}
     again = delivery(workspace, *args)
