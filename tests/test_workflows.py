@@ -34,14 +34,16 @@ OFFLINE = {
 }
 PINNED = re.compile(r"^\s*-?\s*uses:\s*[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$")
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
-BAD_PIN = """
+# A pull request workflow with one job, for the bad examples to complete.
+PR_JOB = """
 name: bad
 on: pull_request
 permissions: {}
 jobs:
   build:
     runs-on: ubuntu-24.04
-    permissions:
+"""
+BAD_PIN = PR_JOB + """    permissions:
       contents: read
     steps:
       - uses: actions/checkout@v4
@@ -62,14 +64,7 @@ jobs:
       - run: make test
 """
 # Unquoted expansion (shellcheck SC2086) and an unknown expression context.
-BAD_SHELL = """
-name: bad
-on: pull_request
-permissions: {}
-jobs:
-  build:
-    runs-on: ubuntu-24.04
-    steps:
+BAD_SHELL = PR_JOB + """    steps:
       - run: echo $HOME/${{ githubb.sha }}
 """
 BAD_SCHEMA = """
