@@ -284,8 +284,11 @@ def test_the_sweep_destroys_nothing_when_github_cannot_answer(fakes: Fakes) -> N
 
 # ---------------------------------------------------------------- drift
 
+# As the real engine prints it: a `refresh` step per resource, then the preview's steps.
 DRIFT = {
     "steps": [
+        {"op": "refresh", "urn": "urn:pulumi:dev::platform::kubernetes:core/v1:Namespace::ns"},
+        {"op": "refresh", "urn": "urn:pulumi:dev::platform::kubernetes:core/v1:Service::redis"},
         {"op": "same", "urn": "urn:pulumi:dev::platform::kubernetes:core/v1:Namespace::ns"},
         {
             "op": "create",
@@ -329,7 +332,7 @@ def test_drift_updates_the_open_issue_and_closes_it_when_gone(fakes: Fakes) -> N
     still = fakes.run("drift", "--stack", "dev", "--issue")
     assert still.code == 2 and not still.ran("gh", "issue", "create")
     assert [c[:4] for c in still.ran("gh", "issue", "edit")] == [["gh", "issue", "edit", "41"]]
-    fakes.pulumi["preview_json"] = {"steps": DRIFT["steps"][:1]}
+    fakes.pulumi["preview_json"] = {"steps": DRIFT["steps"][:3]}  # refreshed, nothing to do
     gone = fakes.run("drift", "--stack", "dev", "--issue")
     assert gone.code == 0 and "no drift" in gone.summary
     assert [c[:4] for c in gone.ran("gh", "issue", "close")] == [["gh", "issue", "close", "41"]]

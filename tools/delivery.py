@@ -308,10 +308,11 @@ def sweep(ttl_days: int) -> int:
 
 
 def drifted(preview: dict[str, Any]) -> list[dict[str, str]]:
-    """The resources whose live state differs from the stack's, from `pulumi preview --refresh --json`."""
+    """The resources `up` would change after a refresh, from `pulumi preview --refresh --json`: its
+    steps are one `refresh` per resource, then the preview against the refreshed state."""
     out = []
     for step in preview.get("steps", []):
-        if step.get("op", "same") in ("same", "read"):
+        if step.get("op", "same") in ("refresh", "same", "read"):
             continue
         urn = str(step.get("urn", ""))
         parts = urn.split("::")
