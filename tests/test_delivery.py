@@ -119,7 +119,7 @@ def test_credentials_are_required_everywhere_but_on_fork_pull_requests(
 
 
 def test_pulumi_cloud_creates_a_missing_stack_then_previews_with_the_policy_pack(fakes: Fakes, tmp_path: Path) -> None:
-    fakes.env = CLOUD
+    fakes.env = {**CLOUD, "GITHUB_SHA": "0123abc"}
     result = fakes.run("run", "--command", "preview", "--stack", "dev", "--log", str(tmp_path / "dev.log"))
     assert result.code == 0, result.stdout
     assert result.ran("pulumi", "stack", "init") == [["pulumi", "stack", "init", "dev", "--non-interactive"]]
@@ -127,7 +127,7 @@ def test_pulumi_cloud_creates_a_missing_stack_then_previews_with_the_policy_pack
     assert preview[preview.index("--policy-pack") + 1] == "policy" and preview[preview.index("--stack") + 1] == "dev"
     assert "--diff" in preview and "--suppress-outputs" in preview
     assert "fake pulumi preview dev" in (tmp_path / "dev.log").read_text()
-    assert "pulumi preview dev: succeeded" in result.summary
+    assert "pulumi preview dev: succeeded" in result.summary and "Commit: `0123abc`" in result.summary
 
 
 def test_an_existing_stack_is_used_as_it_is(fakes: Fakes, tmp_path: Path) -> None:

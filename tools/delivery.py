@@ -209,7 +209,8 @@ def run(command: str, stack: str, upsert: bool, log: Path, policy_pack: str) -> 
     code = streamed(["pulumi", *args, "--stack", stack, "--non-interactive"], log)
     status = "succeeded" if code == 0 else f"FAILED (exit {code})"
     details = f"<details><summary>output</summary>\n\n```\n{tail(log)}\n```\n</details>"
-    summary(f"### pulumi {command} {stack}: {status}\n\n{details}\n")
+    commit = os.environ.get("GITHUB_SHA", "the working tree")  # what an approver is about to deploy
+    summary(f"### pulumi {command} {stack}: {status}\n\nCommit: `{commit}`\n\n{details}\n")
     return code
 
 
