@@ -359,6 +359,28 @@ def test_drift_remediation_repairs_dev_and_never_touches_production(fakes: Fakes
     assert not production.ran("pulumi", "up") and not production.ran("pulumi", "preview")
 
 
+def test_a_field_changed_with_kubectl_is_drift_not_an_error(fakes: Fakes) -> None:
+    """The server-side dry run of `preview --refresh` fails on a field another manager took over."""
+    fakes.stacks("dev")
+    service = "urn:pulumi:dev::platform::platform:index:ApiService$kubernetes:core/v1:Service::api-service"
+    message = (
+        'the Kubernetes API server reported that "dev/api" failed to fully initialize or become live: '
+        "Server-Side Apply field conflict detected. See https://www.pulumi.com/registry/...\n"
+        'The resource managed by field manager "pulumi-kubernetes-383e65ce" had an apply conflict: '
+        'Apply failed with 1 conflict: conflict with "kubectl-label" using v1: .metadata.labels.app.kubernetes.io/part-of\n'
+    )
+    fakes.pulumi["preview_json"] = {
+        "steps": [{"op": "update", "urn": service}],
+        "diagnostics": [{"urn": service, "severity": "error", "message": message}],
+    }
+    fakes.pulumi["exit"] = {"preview": 255}
+    result = fakes.run("drift", "--stack", "dev")
+    assert result.code == 2, result.stdout
+    assert "1 resource(s)" in result.summary
+    row = "| `kubernetes:core/v1:Service` | `api-service` | update; conflict: changed by kubectl-label |"
+    assert f"{row} .metadata.labels.app.kubernetes.io/part-of |" in result.summary
+
+
 def test_a_failing_drift_check_is_an_error_not_drift(fakes: Fakes) -> None:
     fakes.stacks("dev")
     fakes.pulumi["preview_json"] = {"steps": [], "diagnostics": [{"severity": "error", "message": "cluster unreachable"}]}

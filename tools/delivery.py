@@ -322,6 +322,36 @@ def drifted(preview: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+# A field that someone changed with kubectl (another field manager) makes the server-side dry run
+# of `preview --refresh` fail with a conflict: that is drift too, not a broken check.
+SSA_CONFLICT = re.compile(r'conflict with "(?P<manager>[^"]+)"[^:]*: (?P<fields>.+?)\s*$', re.M)
+
+
+def conflicts(preview: dict[str, Any]) -> list[dict[str, str]]:
+    out = []
+    for diagnostic in preview.get("diagnostics", []):
+        message = str(diagnostic.get("message", ""))
+        if diagnostic.get("severity") != "error" or "Server-Side Apply field conflict" not in message:
+            continue
+        urn = str(diagnostic.get("urn", ""))
+        parts = urn.split("::")
+        kind = parts[-2].split("$")[-1] if len(parts) >= 2 else "?"
+        for match in SSA_CONFLICT.finditer(message):
+            op = f"conflict: changed by {match['manager']}"
+            out.append({"op": op, "type": kind, "name": parts[-1], "diff": match["fields"]})
+    return out
+
+
+def merged(steps: list[dict[str, str]], clashes: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One row per resource: a conflict adds who changed which field to the resource's step."""
+    rows = {(row["type"], row["name"]): dict(row) for row in steps}
+    for clash in clashes:
+        row = rows.setdefault((clash["type"], clash["name"]), {**clash, "op": "", "diff": ""})
+        row["op"] = "; ".join(filter(None, [row["op"], clash["op"]]))
+        row["diff"] = ", ".join(filter(None, [row["diff"], clash["diff"]]))
+    return list(rows.values())
+
+
 def drift_report(stack: str, found: list[dict[str, str]]) -> str:
     rows = "\n".join(f"| `{d['type']}` | `{d['name']}` | {d['op']} | {d['diff']} |" for d in found)
     return (
@@ -364,10 +394,10 @@ def drift(stack: str, issue: bool, remediate: bool, policy_pack: str) -> int:
         preview = json.loads(result.stdout)
     except json.JSONDecodeError:
         raise Failure(f"pulumi preview --refresh {stack} failed ({result.returncode}): {result.stderr[-2000:]}") from None
-    if result.returncode != 0:
+    found = merged(drifted(preview), conflicts(preview))
+    if result.returncode != 0 and not conflicts(preview):
         messages = [d.get("message", "") for d in preview.get("diagnostics", []) if d.get("severity") == "error"]
         raise Failure(f"pulumi preview --refresh {stack} failed: {' '.join(messages)[-2000:] or result.stderr[-2000:]}")
-    found = drifted(preview)
     report = drift_report(stack, found) if found else None
     summary(report or f"### Stack `{stack}`: no drift\n")
     if issue:

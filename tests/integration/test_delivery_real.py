@@ -61,12 +61,18 @@ def test_no_drift_right_after_a_deployment(workspace: Workspace) -> None:
 def test_drift_made_with_kubectl_is_reported(workspace: Workspace) -> None:
     victim = sorted(names(workspace, "networkpolicies"))[0]
     workspace.kubectl("delete", "networkpolicy", victim, "-n", STACK)
+    edited = sorted(names(workspace, "services"))[0]
+    workspace.kubectl("label", "service", edited, "-n", STACK, "app.kubernetes.io/part-of=edited-by-hand", "--overwrite")
     check = delivery(workspace, "drift", "--stack", STACK)
     assert check.returncode == 2, check.stdout[-4000:] + check.stderr[-2000:]
-    assert f"### Drift in stack `{STACK}`: 1 resource(s)" in check.stdout
-    # One row: the NetworkPolicy, to be created again (its Pulumi name, not the Kubernetes one).
-    (row,) = [line for line in check.stdout.splitlines() if line.startswith("| `kubernetes:")]
-    assert "networking.k8s.io/v1:NetworkPolicy" in row and "| create |" in row, row
+    assert f"### Drift in stack `{STACK}`: 2 resource(s)" in check.stdout, check.stdout
+    # Rows name Pulumi resources (not Kubernetes names) and what `up` would do to each.
+    rows = sorted(line for line in check.stdout.splitlines() if line.startswith("| `kubernetes:"))
+    assert len(rows) == 2, rows
+    # A field edited by another field manager also fails the server-side dry run: named as such.
+    assert "core/v1:Service" in rows[0] and "| update; conflict: changed by kubectl-label |" in rows[0], rows
+    assert "app.kubernetes.io/part-of" in rows[0], rows
+    assert "networking.k8s.io/v1:NetworkPolicy" in rows[1] and "| create |" in rows[1], rows
 
 
 def test_destroy_then_destroy_again_succeeds(workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> None:
