@@ -75,6 +75,13 @@ def test_drift_made_with_kubectl_is_reported(workspace: Workspace) -> None:
     assert "networking.k8s.io/v1:NetworkPolicy" in rows[1] and "| create |" in rows[1], rows
 
 
+def test_an_up_with_refresh_repairs_the_drift(workspace: Workspace) -> None:
+    """What the drift workflow's remediation runs (there for dev and staging only)."""
+    workspace.pulumi("up", "--refresh", "--yes", "--skip-preview", stack=STACK)
+    check = delivery(workspace, "drift", "--stack", STACK)
+    assert check.returncode == 0, check.stdout[-4000:]
+
+
 def test_destroy_then_destroy_again_succeeds(workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> None:
     log = tmp_path_factory.mktemp("delivery") / "destroy.log"
     args = ["run", "--command", "destroy", "--stack", STACK, "--log", str(log)]
