@@ -166,7 +166,7 @@ def stack_exists(stack: str) -> bool:
 def setup_hint(stack: str) -> str:
     return (
         f"stack {stack!r} does not exist in the self-managed backend. One-time setup (README, CI/CD): "
-        f"`pulumi login $PULUMI_BACKEND_URL && pulumi stack init {stack} --secrets-provider <passphrase|KMS URL>`, "
+        f"with PULUMI_BACKEND_URL set, `pulumi stack init {stack} --secrets-provider <passphrase|KMS URL>`, "
         f"then commit Pulumi.{stack}.yaml (it holds the stack's encryption salt or key)."
     )
 
