@@ -5,7 +5,7 @@ VENV := venv
 GATES_VENV := .venv-gates
 export PLATFORM_GATES_BIN ?= $(CURDIR)/$(GATES_VENV)/bin
 
-.PHONY: venv gates policy-venv toolchain benchmark test unit lint dev destroy-dev render diff docs drift
+.PHONY: venv gates policy-venv toolchain benchmark test unit lint dev destroy-dev render diff docs
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -68,6 +68,7 @@ docs: venv
 
 # Drift between a stack and its cluster, the check .github/workflows/drift.yml runs nightly:
 # exit 0 none, 2 drift (listed), 1 the check failed. Uses your pulumi login/backend and kubeconfig.
+.PHONY: drift
 drift: venv
 	@test -n "$(STACK)" || { echo "usage: make drift STACK=dev|staging|production|pr-<n>"; exit 1; }
 	$(PYTHON) -m tools.delivery drift --stack "$(STACK)"

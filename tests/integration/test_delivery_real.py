@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,6 +20,14 @@ from tools.realengine import Workspace
 
 pytestmark = pytest.mark.integration
 STACK = "pr-4343"  # no stack file in the repository: the ephemeral profile, namespace = stack
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_namespace(workspace: Workspace) -> Iterator[None]:
+    """Left over from an aborted run, the review stack's namespace would clash: removed first and last."""
+    workspace.delete_namespaces(STACK)
+    yield
+    workspace.delete_namespaces(STACK)
 
 
 def delivery(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
