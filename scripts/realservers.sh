@@ -7,20 +7,24 @@ cd "$(dirname "$0")/.."
 # (a pyenv under /root is not), so the system one.
 PYTHON=${REALSERVERS_PYTHON:-/usr/bin/python3}
 # Debian bookworm's versions (the nearest to the images; see README "Real-server tests").
+# Pinned to the upstream version; the Debian revision is left free (a glob), because the archive
+# keeps only the newest security revision and an exact pin would break on the next security fix.
 APT_PINS=(
-  redis-server=5:7.0.15-1~deb12u10 redis-tools=5:7.0.15-1~deb12u10
-  prometheus-postgres-exporter=0.11.1-3+b5 prometheus-redis-exporter=1.45.0-2+b4
+  'redis-server=5:7.0.15-*' 'redis-tools=5:7.0.15-*'
+  'prometheus-postgres-exporter=0.11.1-*' 'prometheus-redis-exporter=1.45.0-*'
 )
 missing=()
 for pin in "${APT_PINS[@]}"; do
-  [[ "$(dpkg-query -W -f='${Version}' "${pin%%=*}" 2>/dev/null || true)" == "${pin#*=}" ]] || missing+=("$pin")
+  # shellcheck disable=SC2053 # the right side is a glob on purpose
+  [[ "$(dpkg-query -W -f='${Version}' "${pin%%=*}" 2>/dev/null || true)" == ${pin#*=} ]] || missing+=("$pin")
 done
 if (( ${#missing[@]} )); then
   echo "== apt: installing ${missing[*]}"
-  apt-get update -qq
-  # policy-rc.d-less machines would start the daemons: the tests start their own, so stop none here
-  # but keep apt from starting them (RUNLEVEL=1 makes invoke-rc.d skip the start).
-  RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo)  # a CI runner that is not root
+  "${sudo[@]}" apt-get update -qq
+  # Keep apt from starting the daemons (RUNLEVEL=1 makes invoke-rc.d skip the start): the tests start their own.
+  "${sudo[@]}" env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 venv=.venv-realservers
 if [[ ! -f $venv/.installed || requirements-realservers.txt -nt $venv/.installed ]]; then
