@@ -91,7 +91,9 @@ def kubectl_deploy(ws: Workspace, stack: str, overrides: dict[str, Any]) -> None
 def kubectl_diff(ws: Workspace, stack: str, overrides: dict[str, Any]) -> None:
     objects = rendered(ws, stack, overrides)
     # Exit 1 means "differences"; only >1 is an error.
-    result = ws.kubectl("diff", "--server-side", "-f", "-", check=False, stdin="---\n".join(dump(o) for _, o in objects))
+    manifests = "---\n".join(dump(o) for _, o in objects)
+    # As the apply's own field manager, so the dry run meets no conflicts of its own making.
+    result = ws.kubectl("diff", "--server-side", "--field-manager=kubectl", "-f", "-", check=False, stdin=manifests)
     if result.returncode > 1:
         raise AssertionError(f"kubectl diff failed: {result.stderr}")
 
