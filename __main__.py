@@ -57,7 +57,9 @@ api = ApiService(
 )
 ingress = Ingress(
     "ingress",
-    IngressArgs(config.namespace.name, config.environment, config.ingress, api.service_name, SERVICE_PORT),
+    IngressArgs(
+        config.namespace.name, config.environment, config.ingress, api.service_name, SERVICE_PORT, (config.api.metrics_path,)
+    ),
     opts=stateless,
 )
 # Scrape targets, alerts and dashboards (and, in mode install, kube-prometheus-stack itself).
