@@ -30,12 +30,18 @@ data_layer = DataStoreArgs(
     monitoring_namespace=None if config.monitoring.mode == "off" else config.monitoring.namespace,
     retain_volumes=config.retain_data,
 )
-in_namespace = pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=[environment]))
+# Where the namespace goes with the stack (dev, review environments), deleting it deletes all that
+# is in it: `destroy` then deletes the namespace alone, as `kubectl delete namespace` would.
+# Elsewhere it is kept, and destroy deletes (or retains) each object as before.
+namespaced = pulumi.ResourceOptions(
+    depends_on=[environment], deleted_with=None if config.retain_data else environment.namespace_resource
+)
+in_namespace = pulumi.ResourceOptions.merge(data, namespaced)
 postgres = Postgres("postgres", PostgresArgs(**vars(data_layer), settings=config.postgres), opts=in_namespace)
 redis = Redis("redis", RedisArgs(**vars(data_layer), settings=config.redis), opts=in_namespace)
 
 # The API starts once Postgres and Redis are ready; stateless, so neither protected nor retained.
-stateless = pulumi.ResourceOptions(providers=[provider], depends_on=[environment])
+stateless = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(providers=[provider]), namespaced)
 api = ApiService(
     "api",
     ApiServiceArgs(

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import ApiConfig, IngressController, Probe
 from components.connections import MetricsTarget, PostgresConnection, RedisConnection
-from components.labels import labels, metadata, selector_labels
+from components.labels import SKIP_SERVICE_AWAIT, labels, metadata, selector_labels
 
 NAME = "api"  # the stable name of the Deployment, Service and friends, and the app label
 SERVICE_PORT = 80
@@ -371,7 +371,11 @@ class ApiService(pulumi.ComponentResource):
             spec=deployment_spec(args, config_name),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *args.database.ready, *args.cache.ready]),
         )
-        service = k8s.core.v1.Service(f"{name}-service", metadata=meta(NAME), spec=service_spec(args), opts=child)
+        # After its pods are ready (the Deployment's await): the Service carries no await of its own.
+        service = k8s.core.v1.Service(
+            f"{name}-service", metadata={**meta(NAME), "annotations": SKIP_SERVICE_AWAIT}, spec=service_spec(args),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+        )
         if s.autoscaling.enabled:
             spec = hpa_spec(args, deployment.metadata.apply(lambda m: m["name"]))
             k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=meta(NAME), spec=spec, opts=child)

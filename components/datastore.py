@@ -15,7 +15,7 @@ import pulumi_random as random
 
 from components.config import Exporter, Image, Persistence, Resources, SecurityIds
 from components.connections import MetricsTarget
-from components.labels import labels, metadata, selector_labels
+from components.labels import SKIP_SERVICE_AWAIT, labels, metadata, selector_labels
 from components.validation import parse_quantity
 
 # A Kubernetes object part as YAML spells it (camelCase). pulumi-kubernetes types its inputs as
@@ -220,14 +220,17 @@ def service_specs(store: Store, metrics: bool) -> dict[str, tuple[Manifest, Mani
     """{role: (metadata, spec)}: the client ClusterIP (DB_HOST), the StatefulSet's headless one, metrics."""
     port = {"name": store.app, "port": store.port, "targetPort": store.app, "protocol": "TCP"}
     services = {
-        "service": (store.metadata(store.app), {"type": "ClusterIP", "selector": store.selector, "ports": [port]}),
+        "service": (
+            {**store.metadata(store.app), "annotations": SKIP_SERVICE_AWAIT},
+            {"type": "ClusterIP", "selector": store.selector, "ports": [port]},
+        ),
         "headless": (store.metadata(store.headless), {"clusterIP": "None", "selector": store.selector, "ports": [port]}),
     }
     if metrics:
         # Its own Service, so a ServiceMonitor selecting it scrapes each pod once.
         metrics_port = {"name": METRICS_PORT_NAME, "port": store.metrics_port, "targetPort": METRICS_PORT_NAME, "protocol": "TCP"}
         services["metrics"] = (
-            store.metadata(f"{store.app}-metrics", METRICS_PORT_NAME),
+            {**store.metadata(f"{store.app}-metrics", METRICS_PORT_NAME), "annotations": SKIP_SERVICE_AWAIT},
             {"type": "ClusterIP", "selector": store.selector, "ports": [metrics_port]},
         )
     return services
@@ -291,12 +294,14 @@ class DataStore(pulumi.ComponentResource):
 
     def _finish(self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]]) -> None:
         name, store = self._name, self._store
-        for role, (meta, spec) in service_specs(store, metrics).items():
-            k8s.core.v1.Service(f"{name}-{role}", metadata=meta, spec=spec, opts=self._plain)
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset", metadata=store.workload_metadata(store.app),
             spec=statefulset, opts=self._data,
         )
+        # After the pod they select is ready (the StatefulSet's await): they carry no await of their own.
+        after_pods = pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[self.statefulset]))
+        for role, (meta, spec) in service_specs(store, metrics).items():
+            k8s.core.v1.Service(f"{name}-{role}", metadata=meta, spec=spec, opts=after_pods)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-policy", metadata=store.metadata(store.app),
             spec=ingress_policy_spec(store, [store.args.client_pod_labels, *extra_clients], metrics), opts=self._plain,

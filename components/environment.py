@@ -88,6 +88,7 @@ class Environment(pulumi.ComponentResource):
     """Owns the namespace every other component deploys into."""
 
     namespace: pulumi.Output[str]
+    namespace_resource: k8s.core.v1.Namespace
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:index:Environment", name, None, opts)
@@ -97,8 +98,10 @@ class Environment(pulumi.ComponentResource):
 
         namespace = k8s.core.v1.Namespace(f"{name}-namespace", **namespace_manifest(args), opts=child)
         self.namespace = namespace.metadata.apply(lambda m: m["name"])
-        # Everything else waits for the namespace to exist.
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        self.namespace_resource = namespace
+        # Everything else waits for the namespace to exist, and goes when it goes (where the
+        # namespace is retained or protected, so is everything here: the options are inherited).
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace], deleted_with=namespace)
         k8s.core.v1.ResourceQuota(
             f"{name}-quota", metadata=metadata(ns, common, "quota"), spec=quota_spec(args), opts=in_ns
         )

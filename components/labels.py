@@ -6,6 +6,12 @@ from typing import Any
 
 PART_OF = "platform"
 ENVIRONMENT_LABEL = "platform.example.com/environment"
+# On every Service with a selector and a cluster IP. The provider's Service await
+# (pulumi-kubernetes pkg/await/service.go) sleeps 10 s after each Endpoints event and then passes
+# even when the Service selects no pod; what it was meant to prove is proven elsewhere: the policy
+# `services-select-workloads` (the selector and port names match a workload of the stack) and the
+# workload's own await (its pods are ready). Each Service is also created after that workload.
+SKIP_SERVICE_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 
 def selector_labels(app: str, instance: str) -> dict[str, str]:

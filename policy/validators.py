@@ -39,6 +39,8 @@ CLUSTER_SCOPED = frozenset(
 )
 # Data lives in these: production must protect them from a routine delete or destroy.
 DATA_KINDS = frozenset({"Namespace", "PersistentVolumeClaim", "PersistentVolume", "StatefulSet"})
+# Workloads whose pod template a Service may select.
+SELECTABLE_WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)", re.IGNORECASE)
 SECRET_VALUE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|://[^/\s:@]+:[^/\s@]+@")
 DEFAULTS: dict[str, Any] = {
@@ -356,6 +358,51 @@ def production_replicas(subjects: Sequence[Subject], config: Mapping[str, Any]) 
     return found
 
 
+def _selected_pods(service: Subject, subjects: Sequence[Subject]) -> list[Mapping[str, Any]]:
+    """Pod templates, in the Service's namespace, whose labels include its whole selector."""
+    selector = _map(_map(service.props.get("spec")).get("selector"))
+    namespace = service.metadata.get("namespace")
+    found = []
+    for workload in subjects:
+        if workload.kind not in SELECTABLE_WORKLOADS or not workload.kubernetes:
+            continue
+        template = _map(_map(workload.props.get("spec")).get("template"))
+        labels = _map(_map(template.get("metadata")).get("labels"))
+        if workload.metadata.get("namespace") == namespace and all(labels.get(k) == v for k, v in selector.items()):
+            found.append(template)
+    return found
+
+
+def services_select_workloads(subjects: Sequence[Subject], config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A Service with a selector selects the pods of a workload of this stack, by port names they declare.
+
+    The provider's Service await does not prove it (it passes a Service with no endpoints after
+    10 s) and the platform's Services skip that await (components/labels.py); the workload's
+    own await proves those pods ready.
+    """
+    found = []
+    for service in subjects:
+        spec = _map(service.props.get("spec"))
+        selector = _map(spec.get("selector"))
+        if service.kind != "Service" or not service.kubernetes or not selector:
+            continue
+        templates = _selected_pods(service, subjects)
+        if not templates:
+            wanted = ", ".join(f"{k}={v}" for k, v in selector.items())
+            where = f"no {'/'.join(SELECTABLE_WORKLOADS)} in namespace {service.metadata.get('namespace')}"
+            found.append((f"{service.title}: selector {wanted} matches the pods of {where}", service.urn))
+            continue
+        pods = [_map(t.get("spec")) for t in templates]
+        names = {str(_map(p).get("name")) for pod in pods for c in containers(pod) for p in _seq(c.get("ports"))}
+        for port in (_map(p) for p in _seq(spec.get("ports"))):
+            target = port.get("targetPort")
+            if isinstance(target, str) and target not in names:
+                declared = ", ".join(sorted(names)) or "none"
+                message = f"{service.title}: targetPort {target!r} is no port the selected pods declare ({declared})"
+                found.append((message, service.urn))
+    return found
+
+
 RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
     "pinned-images": ("Images name a version tag or digest, never 'latest' or nothing.", pinned_image),
     "container-resources": ("Every container sets cpu and memory requests and limits.", resources_set),
@@ -376,6 +423,10 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
 STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
     "hpa-owns-replicas": ("A workload scaled by an HPA does not also set spec.replicas.", hpa_owns_replicas),
     "production-replicas": ("Production's API runs at least 2 pods (HPA minReplicas or replicas).", production_replicas),
+    "services-select-workloads": (
+        "A Service's selector and port names match the pods of a workload of the stack.",
+        services_select_workloads,
+    ),
 }
 
 

@@ -344,6 +344,41 @@ def test_dev_may_run_one_api_pod(runs: dict[str, Run]) -> None:
     assert v.production_replicas(dev, {}) == []
 
 
+def _services(stack: list[Subject]) -> list[Subject]:
+    return [s for s in stack if s.kind == "Service"]
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda svc: svc["spec"]["selector"].update({"app.kubernetes.io/instance": "elsewhere"}),  # a typo'd label
+        lambda svc: svc["metadata"].update(namespace="other"),  # the pods live in another namespace
+        lambda svc: svc["spec"]["ports"][0].update(targetPort="htpp"),  # a port name no container declares
+    ],
+    ids=["selector", "namespace", "target-port"],
+)
+def test_services_that_select_no_pod_of_the_stack_are_rejected(runs: dict[str, Run], break_it: Callable[..., Any]) -> None:
+    for stack in ("dev", "production"):
+        clean = subjects(runs[stack])
+        assert len(_services(clean)) >= 5 and v.services_select_workloads(clean, {}) == []
+        broken = _replace(clean, "Service", break_it)
+        flagged = {urn for _, urn in v.services_select_workloads(broken, {})}
+        # Every Service of the stack has a selector and a named port: each one is caught.
+        assert flagged == {s.urn for s in _services(clean)}, stack
+
+
+def test_services_may_select_pods_by_port_number_or_not_at_all() -> None:
+    stack = reference_stack()
+    api = next(s for s in stack if s.kind == "Service")
+    by_number = [{"port": 80.0, "targetPort": 8080.0}]
+    numbered = {"metadata": meta("api"), "spec": {"selector": dict(api.props["spec"]["selector"]), "ports": by_number}}
+    no_selector = {"metadata": meta("external"), "spec": {"ports": [{"port": 5432.0}]}}
+    extra = [subject("kubernetes:core/v1:Service", numbered), subject("kubernetes:core/v1:Service", no_selector)]
+    assert v.services_select_workloads([*stack, *extra], {}) == []
+    without_workload = [s for s in stack if s.kind != "Deployment"]
+    assert [urn for _, urn in v.services_select_workloads(without_workload, {})] == [api.urn]
+
+
 def test_every_policy_has_a_broken_variant() -> None:
     covered = {
         *POD_BREAKERS,
@@ -355,6 +390,7 @@ def test_every_policy_has_a_broken_variant() -> None:
         "protected-production-data",
         "hpa-owns-replicas",
         "production-replicas",
+        "services-select-workloads",
     }
     assert covered == {*v.RESOURCE_CHECKS, *v.STACK_CHECKS}
 
@@ -401,6 +437,8 @@ def test_rules_wire_every_validator_through_pulumi_policy() -> None:
     cases = [
         {"type": "kubernetes:apps/v1:Deployment", "props": deployment},
         {"type": "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "props": reference_hpa()},
+        # breaks services-select-workloads: its selector matches no pod template
+        {"type": "kubernetes:core/v1:Service", "props": {"metadata": meta("api"), "spec": {"selector": {"app": "nothing"}}}},
     ]
     out = subprocess.run(
         [str(POLICY_PYTHON), "-c", SMOKE],
@@ -413,5 +451,6 @@ def test_rules_wire_every_validator_through_pulumi_policy() -> None:
     )
     counts = json.loads(out.stdout)
     assert set(counts) == {*v.RESOURCE_CHECKS, *v.STACK_CHECKS}
-    assert {name for name, n in counts.items() if n} == {"pinned-images", "hpa-owns-replicas"}, counts
+    broken = {"pinned-images", "hpa-owns-replicas", "services-select-workloads"}
+    assert {name for name, n in counts.items() if n} == broken, counts
     assert sys.executable != str(POLICY_PYTHON)  # the pack never shares the program's interpreter

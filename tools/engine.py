@@ -45,6 +45,7 @@ class Registered:
     depends_on: list[str]
     secret_inputs: set[str]
     custom: bool
+    deleted_with: str = ""  # as registered; the engine gives children their parent's
 
     @property
     def kind(self) -> str:
@@ -157,6 +158,7 @@ class _Monitor(mocks.MockMonitor):
                     depends_on=sorted(request.dependencies),
                     secret_inputs=_secret_paths(raw),
                     custom=bool(request.custom),
+                    deleted_with=request.deletedWith,
                 )
             )
         return response
