@@ -24,7 +24,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.validation import (
+from .validation import (
     CpuQuantity,
     CronSchedule,
     DnsLabel,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
+
+Args = TypeVar("Args")
 
 PART_OF = "platform"
 ENVIRONMENT_LABEL = "platform.example.com/environment"
@@ -26,6 +29,12 @@ def labels(app: str, instance: str, component: str, environment: str, version: s
         # Label values allow at most 63 characters of [A-Za-z0-9_.-].
         result["app.kubernetes.io/version"] = version[:63].strip("-_.")
     return result
+
+
+def with_name(args: Args, name: str) -> Args:
+    """``args`` with its instance name (``args.name``) taken from the component's resource name
+    unless set: by default the Pulumi name and every Kubernetes name derived from it agree."""
+    return args if getattr(args, "name", None) else replace(args, name=name)  # type: ignore[type-var]
 
 
 def metadata(namespace: str, labels: dict[str, str], name: str | None = None, **extra: Any) -> dict[str, Any]:
