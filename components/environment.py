@@ -16,6 +16,8 @@ DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 @dataclass(frozen=True)
 class EnvironmentArgs:
+    """The environment's name (a label) and its namespace settings."""
+
     environment: str
     settings: NamespaceConfig
 

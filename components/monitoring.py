@@ -32,7 +32,7 @@ from .labels import labels, metadata
 from .validation import parse_quantity
 
 # The repository's monitoring/ directory; an installed wheel carries a copy inside the package.
-_PACKAGED_ASSETS = Path(__file__).resolve().parent / "monitoring"
+_PACKAGED_ASSETS = Path(__file__).resolve().parent / "assets"
 ASSETS = _PACKAGED_ASSETS if _PACKAGED_ASSETS.is_dir() else Path(__file__).resolve().parent.parent / "monitoring"
 STACK_CHART = ("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts")
 LOGGING_CHART = ("fluent-bit", "https://fluent.github.io/helm-charts")
