@@ -79,13 +79,16 @@ def extra_store_settings(args: ApiServiceArgs) -> dict[str, str]:
     return result
 
 
+def stores(args: ApiServiceArgs) -> tuple[PostgresConnection | RedisConnection, ...]:
+    """Every store the service uses: the seed's database and cache first, then the extras."""
+    return (args.database, args.cache, *args.extra_databases, *args.extra_caches)
+
+
 def password_refs(args: ApiServiceArgs) -> list[tuple[str, SecretKeyRef]]:
     """(variable, Secret key) of every store's password: the seed's two, then the extras'."""
-    extras = [*args.extra_databases, *args.extra_caches]
+    seed = ["DB_PASSWORD", "REDIS_PASSWORD"]
     return [
-        ("DB_PASSWORD", args.database.password),
-        ("REDIS_PASSWORD", args.cache.password),
-        *((f"{env_prefix(conn.host)}_PASSWORD", conn.password) for conn in extras),
+        (seed[i] if i < len(seed) else f"{env_prefix(conn.host)}_PASSWORD", conn.password) for i, conn in enumerate(stores(args))
     ]
 
 
@@ -319,7 +322,7 @@ def egress_policy_spec(args: ApiServiceArgs) -> dict[str, Any]:
         "policyTypes": ["Egress"],
         "egress": [
             {"to": [{"podSelector": {"matchLabels": dict(conn.pod_labels)}}], "ports": [{"protocol": "TCP", "port": conn.port}]}
-            for conn in (args.database, args.cache, *args.extra_databases, *args.extra_caches)
+            for conn in stores(args)
         ],
     }
 
@@ -364,7 +367,6 @@ class ApiService(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         args = with_name(args, name)
         ns, s, own = args.namespace, args.settings, instance(args)
-        stores = (args.database, args.cache, *args.extra_databases, *args.extra_caches)
         meta_labels = api_labels(args)
 
         def meta(object_name: str | None = None) -> dict[str, Any]:
@@ -402,7 +404,7 @@ class ApiService(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata={**meta(own), "annotations": CHECKOV_EXCEPTIONS},
             spec=deployment_spec(args, config_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *(r for c in stores for r in c.ready)]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *(r for c in stores(args) for r in c.ready)]),
         )
         service = k8s.core.v1.Service(f"{name}-service", metadata=meta(own), spec=service_spec(args), opts=child)
         if s.autoscaling.enabled:
