@@ -10,7 +10,7 @@ import pytest
 from tools.realengine import ToolchainMissing, Workspace, local_cluster, toolchain_env
 
 # Namespaces the tests deploy; left over from an earlier run, they are removed first.
-TEST_NAMESPACES = ["it-dev", "pr-4242", "prod-local"]
+TEST_NAMESPACES = ["it-dev", "pr-4242", "prod-local", "it-upgrade", "it-two-services"]
 
 
 @pytest.fixture(scope="session")
