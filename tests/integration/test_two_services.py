@@ -3,6 +3,7 @@ workload ready, a second `up` that changes nothing, then `destroy` leaving nothi
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,10 @@ EXAMPLE = ROOT / "examples" / "two-services"
 NAMESPACE = "it-two-services"
 STACK = "dev"
 WORKLOADS = {"deployments": {"api", "worker"}, "statefulsets": {"db", "api-cache", "worker-cache"}}
+
+
+def _namespaces(ws: Workspace) -> set[str]:
+    return {item["metadata"]["name"] for item in ws.kube_json("get", "namespaces")["items"]}
 
 
 def test_two_services_up_ready_idempotent_destroyed(workspace: Workspace, tmp_path: Path) -> None:
@@ -37,9 +42,11 @@ def test_two_services_up_ready_idempotent_destroyed(workspace: Workspace, tmp_pa
     finally:
         destroyed = ws.pulumi("destroy", "--yes", "--remove", "--skip-preview", stack=STACK, timeout=1200, check=False)
     assert destroyed.returncode == 0, destroyed.stderr[-3000:]
-    namespaces = {i["metadata"]["name"] for i in ws.kube_json("get", "namespaces")["items"]}
-    assert NAMESPACE not in namespaces
-    volumes = ws.kube_json("get", "persistentvolumes")["items"]
-    assert [v["metadata"]["name"] for v in volumes if (v["spec"].get("claimRef") or {}).get("namespace") == NAMESPACE] == []
+    deadline = time.monotonic() + 120
+    while NAMESPACE in _namespaces(ws) and time.monotonic() < deadline:
+        time.sleep(2)
+    assert NAMESPACE not in _namespaces(ws), "namespace still there"
+    claims = ws.kube_json("get", "persistentvolumeclaims", "-A")["items"]
+    assert [c["metadata"]["name"] for c in claims if c["metadata"]["namespace"] == NAMESPACE] == []
     # `destroy --remove` also removed the stack from the (file) backend.
     assert list((tmp_path / "example" / "state").rglob(f"{STACK}.json")) == []
