@@ -363,9 +363,9 @@ class ApiService(pulumi.ComponentResource):
     kubectl_hints: dict[str, str]
 
     def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        args = with_name(args, name)  # validates the instance name before anything is registered
         super().__init__("platform:index:ApiService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        args = with_name(args, name)
         ns, s, own = args.namespace, args.settings, instance(args)
         meta_labels = api_labels(args)
 

@@ -372,3 +372,12 @@ def test_extra_databases_and_caches_get_variables_secrets_egress_and_rbac():
                                                                                  {"x": "sessions"}]
     secrets = api.role_rules(args, "cm")[1]["resourceNames"]
     assert secrets == [PG_SECRET, REDIS_SECRET, "analytics-secret", "sessions-secret"]
+
+
+@pytest.mark.parametrize("bad", ["Api", "2nd-api", "api_v2", "api-", "a" * 41])
+def test_an_instance_name_that_cannot_name_kubernetes_objects_is_refused(bad: str):
+    from components.labels import with_name
+
+    with pytest.raises(ConfigError, match=f"instance name '{bad}': must be 1 to 40 lowercase letters"):
+        with_name(make_args(), bad)
+    assert with_name(make_args(), "a" * 40).name == "a" * 40
