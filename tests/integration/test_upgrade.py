@@ -62,11 +62,14 @@ def test_upgrade_from_the_base_revision_keeps_data_and_changes_only_what_the_dif
         # The working tree's program and stack config, on the base's state.
         copy_project(ws.dir, ROOT, CODE_FILES)
         write_local_config(ws.dir / "Pulumi.dev.yaml", "dev", extra)
-        steps = json.loads(ws.pulumi("preview", "--json", stack="dev").stdout).get("steps", [])
-        assert steps, "the preview returned no steps: nothing was compared"
+        # A preview that fails (say, a replacement the provider refuses) still lists its steps.
+        preview = ws.pulumi("preview", "--json", stack="dev", check=False)
+        steps = json.loads(preview.stdout or "{}").get("steps", [])
         changed = {s["urn"]: s["op"] for s in steps if s["op"] != "same"}
         destructive = {urn: op for urn, op in changed.items() if urn_type(urn) in DATA_BEARING_TYPES and op in DESTRUCTIVE_OPS}
         assert destructive == {}, f"the upgrade would replace or delete data-bearing objects: {destructive}"
+        assert preview.returncode == 0, f"the preview of the upgrade failed:\n{preview.stdout[-3000:]}\n{preview.stderr[-3000:]}"
+        assert steps, "the preview returned no steps: nothing was compared"
         intended = changed_urns(base_tree, ROOT, "dev", CONFIG)
         assert set(changed) <= intended, {urn: op for urn, op in changed.items() if urn not in intended}
     finally:
