@@ -30,7 +30,8 @@ def test_changed_urns_sees_exactly_the_changed_resource(tmp_path: Path) -> None:
     redis = head / "components" / "redis.py"
     redis.write_text(redis.read_text().replace('"appendfsync everysec"', '"appendfsync always"'))
     changed = changed_urns(base, head, "dev", CONFIG)
-    assert {urn.rsplit("::", 1)[1] for urn in changed} == {"redis-config"}
+    # The auto-named ConfigMap gets a new name, so the StatefulSet mounting it changes too.
+    assert {urn.rsplit("::", 1)[1] for urn in changed} == {"redis-config", "redis-statefulset"}
 
 
 def test_urn_type_is_the_innermost_type() -> None:

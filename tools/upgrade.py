@@ -2,10 +2,11 @@
 
     python -m tools.upgrade --root CHECKOUT --stack dev [--config JSON]
 
-prints ``{urn: inputs}`` of every resource the program at ``CHECKOUT`` registers under the mock
-engine (this checkout's harness, that checkout's program, as tools/render.py does).
+prints ``{urn: {inputs, dependencies}}`` of every resource the program at ``CHECKOUT`` registers
+under the mock engine (this checkout's harness, that checkout's program, as tools/render.py does).
 ``changed_urns`` compares two checkouts: the resources whose inputs differ, or that exist in
-only one. A real ``pulumi preview`` of the upgrade may touch only those.
+only one, plus the dependents of a changed auto-named object (its replacement gets a new name,
+which the mock's fixed suffix hides). A real ``pulumi preview`` of the upgrade may touch only those.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ DESTRUCTIVE_OPS = {"replace", "create-replacement", "delete-replaced", "delete",
 
 
 def registered(root: Path, stack: str, config: dict[str, Any]) -> dict[str, Any]:
-    """{urn: inputs} of the program at ``root``, run in a fresh interpreter (its own ``components``)."""
+    """{urn: {"inputs": ..., "dependencies": [...]}} of the program at ``root``, run in a fresh
+    interpreter (its own ``components``)."""
     cmd = [sys.executable, "-m", "tools.upgrade", "--root", str(root), "--stack", stack, "--config", json.dumps(config)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
@@ -44,7 +46,9 @@ def registered(root: Path, stack: str, config: dict[str, Any]) -> dict[str, Any]
 
 def changed_urns(base: Path, head: Path, stack: str, config: dict[str, Any]) -> set[str]:
     old, new = registered(base, stack, config), registered(head, stack, config)
-    return {urn for urn in old.keys() | new.keys() if old.get(urn) != new.get(urn)}
+    changed = {urn for urn in old.keys() | new.keys() if (old.get(urn) or {}).get("inputs") != (new.get(urn) or {}).get("inputs")}
+    renamed = {urn for urn in changed & new.keys() if not (new[urn]["inputs"].get("metadata") or {}).get("name")}
+    return changed | {urn for urn, r in new.items() if renamed & set(r["dependencies"])}
 
 
 def urn_type(urn: str) -> str:
@@ -66,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if run.error is not None:
         print(f"error: {run.error}", file=sys.stderr)
         return 1
-    print(json.dumps({r.urn: r.inputs for r in run.resources}, sort_keys=True, default=str))
+    resources = {r.urn: {"inputs": r.inputs, "dependencies": r.depends_on} for r in run.resources}
+    print(json.dumps(resources, sort_keys=True, default=str))
     return 0
 
 
