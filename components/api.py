@@ -21,6 +21,7 @@ from .labels import labels, metadata, selector_labels, with_name
 NAME = "api"  # the default instance name: its Deployment, Service and friends, and the app label
 COMPONENT = "api"  # the app.kubernetes.io/component label and the rules/dashboard template
 SERVICE_PORT = 80
+METRICS_PORT_NAME = "metrics"  # the app's private metrics port: no public route points at it
 CONFIG_DIR = "/app/config"
 DATA_DIR = "/app/data"
 # A justified, per-object Checkov exception (not a global skip): the seed's API reads its
@@ -157,6 +158,13 @@ def probe(settings: Probe) -> dict[str, Any]:
     }
 
 
+def container_ports(s: ApiConfig) -> list[dict[str, Any]]:
+    ports = [{"name": "http", "containerPort": s.container_port, "protocol": "TCP"}]
+    if s.metrics_port is not None:
+        ports.append({"name": METRICS_PORT_NAME, "containerPort": s.metrics_port, "protocol": "TCP"})
+    return ports
+
+
 def container(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, Any]:
     s = args.settings
     mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]  # noqa: S108
@@ -166,7 +174,7 @@ def container(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, 
         "name": instance(args),
         "image": s.image.ref,
         "imagePullPolicy": s.image.pull_policy,
-        "ports": [{"name": "http", "containerPort": s.container_port, "protocol": "TCP"}],
+        "ports": container_ports(s),
         "env": env_vars(args, config_map),
         "resources": {
             "requests": {"cpu": s.resources.requests.cpu, "memory": s.resources.requests.memory},
@@ -221,6 +229,8 @@ def pod_spec(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, A
         "containers": [container(args, config_map)],
         "volumes": volumes,
     }
+    if s.priority_class_name:
+        spec["priorityClassName"] = s.priority_class_name  # the cluster's own class, referenced
     if s.max_pods > 1:
         # Soft spreading: a one-node laptop cluster or a cluster without zones still schedules.
         spec["topologySpreadConstraints"] = [
@@ -256,11 +266,12 @@ def deployment_spec(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict
 
 
 def service_spec(args: ApiServiceArgs) -> dict[str, Any]:
-    return {
-        "type": "ClusterIP",
-        "selector": pod_selector(args),
-        "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
-    }
+    """Port 80 for clients and the public route; the metrics port (if any) for Prometheus only."""
+    ports = [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]
+    if args.settings.metrics_port is not None:
+        metrics = args.settings.metrics_port
+        ports.append({"name": METRICS_PORT_NAME, "port": metrics, "targetPort": METRICS_PORT_NAME, "protocol": "TCP"})
+    return {"type": "ClusterIP", "selector": pod_selector(args), "ports": ports}
 
 
 def hpa_spec(args: ApiServiceArgs, deployment: pulumi.Input[str]) -> dict[str, Any]:
@@ -299,8 +310,10 @@ def _namespace_selector(namespace: str) -> dict[str, Any]:
 
 
 def ingress_policy_spec(args: ApiServiceArgs) -> dict[str, Any] | None:
-    """Who may call the API: the ingress controller's pods, and Prometheus on the same (metrics) port."""
-    ports = [{"protocol": "TCP", "port": args.settings.container_port}]
+    """Who may call the API: the ingress controller's pods on the app port, Prometheus on the metrics port."""
+    s = args.settings
+    ports = [{"protocol": "TCP", "port": s.container_port}]
+    metrics_ports = [{"protocol": "TCP", "port": s.metrics_port or s.container_port}]
     rules = []
     if args.ingress_controller is not None:
         peer = {
@@ -309,7 +322,7 @@ def ingress_policy_spec(args: ApiServiceArgs) -> dict[str, Any] | None:
         }
         rules.append({"from": [peer], "ports": ports})
     if args.monitoring_namespace:
-        rules.append({"from": [{"namespaceSelector": _namespace_selector(args.monitoring_namespace)}], "ports": ports})
+        rules.append({"from": [{"namespaceSelector": _namespace_selector(args.monitoring_namespace)}], "ports": metrics_ports})
     if not rules:
         return None  # the namespace's default deny already says "nobody"
     return {"podSelector": {"matchLabels": pod_selector(args)}, "policyTypes": ["Ingress"], "ingress": rules}
@@ -349,8 +362,9 @@ def kubectl_hints(namespace: str, name: str = NAME) -> dict[str, str]:
 
 
 def metrics_target(args: ApiServiceArgs) -> MetricsTarget:
+    port = "http" if args.settings.metrics_port is None else METRICS_PORT_NAME
     return MetricsTarget(
-        name=instance(args), service_labels=pod_selector(args), port="http", path=args.settings.metrics_path, kind=COMPONENT
+        name=instance(args), service_labels=pod_selector(args), port=port, path=args.settings.metrics_path, kind=COMPONENT
     )
 
 

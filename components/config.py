@@ -40,6 +40,7 @@ from .validation import (
     MemoryQuantity,
     Percent,
     Port,
+    PriorityClassName,
     SqlIdentifier,
     StorageQuantity,
     parse_quantity,
@@ -220,6 +221,9 @@ class ApiConfig(Model):
     replicas: int = Field(ge=1, le=100)
     container_port: Port
     metrics_path: HttpPath
+    # The port the app serves metrics_path on, apart from the public one. None: only on
+    # container_port, which the public route reaches (only kind 'gateway' can deny the path there).
+    metrics_port: Port | None = None
     resources: Resources
     autoscaling: Autoscaling
     probes: Probes
@@ -233,6 +237,7 @@ class ApiConfig(Model):
     kubernetes_api_access: bool = False
     termination_grace_period_seconds: int = Field(ge=1, le=600)
     pre_stop_sleep_seconds: int = Field(ge=0, le=120)
+    priority_class_name: PriorityClassName | None = None
 
     @field_validator("env")
     @classmethod
@@ -258,6 +263,16 @@ class ApiConfig(Model):
         return sections
 
     @model_validator(mode="after")
+    def _metrics_port_is_its_own(self) -> ApiConfig:
+        probe_ports = {p.port for p in (self.probes.startup, self.probes.liveness, self.probes.readiness)}
+        if self.metrics_port is not None and self.metrics_port in {self.container_port, *probe_ports}:
+            raise ValueError(
+                f"metricsPort {self.metrics_port} must differ from containerPort and the probe ports "
+                "(the public route reaches those); or set metricsPort to null if the app has no separate metrics port"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _drain_fits_grace(self) -> ApiConfig:
         if self.pre_stop_sleep_seconds >= self.termination_grace_period_seconds:
             raise ValueError(
@@ -281,6 +296,44 @@ class Exporter(Model):
     resources: Resources
 
 
+# S3 bucket naming rules (3-63 lowercase letters, digits, dots, hyphens) and a key prefix.
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+KeyPrefix = Annotated[str, Field(pattern=r"^([A-Za-z0-9._-]+/)*$", max_length=200)]
+Region = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
+
+
+class ObjectStore(Model):
+    """An S3-compatible bucket that receives every dump: backups that survive the cluster.
+
+    Credentials never enter config: ``existingSecret`` names a Secret in the namespace with the
+    keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    """
+
+    endpoint: Hostname  # s3.eu-central-1.amazonaws.com, minio.storage.svc.cluster.local, ...
+    port: Port | None = None  # None: 443 with TLS, 80 without
+    tls: bool = True
+    region: Region = "us-east-1"
+    bucket: BucketName
+    prefix: KeyPrefix = ""  # "" or ending in "/": platform/production/
+    existing_secret: DnsLabel
+    # The AWS CLI's own image: well kept, speaks every S3-compatible store, pinned like the rest.
+    image: Image = Field(
+        default_factory=lambda: Image.model_validate(
+            {"repository": "docker.io/amazon/aws-cli", "tag": "2.33.2", "pullPolicy": "Always"}
+        )
+    )
+    resources: Resources = Field(default_factory=lambda: Resources.model_validate(_resources("50m", "64Mi", "500m", "256Mi")))
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.endpoint}" + (f":{self.port}" if self.port else "")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (443 if self.tls else 80)
+
+
 class Backup(Model):
     enabled: bool
     schedule: CronSchedule
@@ -288,6 +341,8 @@ class Backup(Model):
     size: StorageQuantity
     storage_class: DnsLabel | None = None
     resources: Resources
+    object_store: ObjectStore | None = None  # None: dumps stay on the backup volume only
+    priority_class_name: PriorityClassName | None = None
 
 
 class SecurityIds(Model):
@@ -310,6 +365,7 @@ class PostgresConfig(Model):
     termination_grace_period_seconds: int = Field(ge=30, le=3600)
     backup: Backup
     metrics: Exporter
+    priority_class_name: PriorityClassName | None = None
 
 
 class RedisConfig(Model):
@@ -327,6 +383,7 @@ class RedisConfig(Model):
     disable_dangerous_commands: bool
     termination_grace_period_seconds: int = Field(ge=10, le=600)
     metrics: Exporter
+    priority_class_name: PriorityClassName | None = None
 
 
 class Tls(Model):
@@ -524,7 +581,9 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
     durable = environment in ("staging", "production")
     replicas = {"dev": 1, "staging": 2, "production": 3}.get(environment, 1)
     size = {"production": ("20Gi", "5Gi"), "staging": ("10Gi", "2Gi")}.get(environment, ("1Gi", "1Gi"))
-    exporter_resources = _resources("10m", "32Mi", "100m", "64Mi")
+    # Staging and production data pods request all the memory they may use: a pod above its
+    # requests is the first the kubelet evicts under node memory pressure (sidecars count too).
+    exporter_resources = _resources("10m", "64Mi" if durable else "32Mi", "100m", "64Mi")
     return {
         "cluster": {"deleteUnreachable": environment == "ephemeral"},
         "namespace": {
@@ -557,6 +616,9 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "security": {"runAsUser": 10001, "runAsGroup": 10001},
             "containerPort": 8080 if durable else 9898,
             "metricsPath": "/metrics",
+            # Metrics on their own port, which only the monitoring namespace reaches and no public
+            # route points at. podinfo opens it when PODINFO_PORT_METRICS is set (its --port-metrics).
+            "metricsPort": 9090 if durable else 9797,
             "resources": _resources("100m", "256Mi", "500m", "512Mi"),
             "autoscaling": {
                 "enabled": production,
@@ -571,6 +633,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
                 "liveness": _probe("/health" if durable else "/healthz", 30 if durable else 0, 10, 5, 3),
                 "readiness": _probe("/ready" if durable else "/readyz", 5, 5, 5, 3),
             },
+            **({} if durable else {"env": {"PODINFO_PORT_METRICS": "9797"}}),
             "appName": "api-fpc",
             "logLevel": "DEBUG" if environment == "dev" else "INFO",
             "persistence": {"enabled": False, "size": "10Gi", "accessMode": "ReadWriteOnce"},
@@ -579,10 +642,10 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
         },
         "postgres": {
             # pullPolicy Always (CKV_K8S_15) on all data images too: a re-pushed tag never runs stale.
-            "image": {"repository": "docker.io/library/postgres", "tag": "17.2-alpine", "pullPolicy": "Always"},
+            "image": {"repository": "docker.io/library/postgres", "tag": "17.11-alpine", "pullPolicy": "Always"},
             "database": "myapp",
             "user": "app",
-            "resources": _resources("250m", "512Mi", "1", "1Gi") if durable else _resources("100m", "256Mi", "500m", "512Mi"),
+            "resources": _resources("250m", "1Gi", "1", "1Gi") if durable else _resources("100m", "256Mi", "500m", "512Mi"),
             "persistence": {"enabled": True, "size": size[0]},
             "security": {"runAsUser": 70, "runAsGroup": 70},
             "maxConnections": 100,
@@ -597,14 +660,14 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "metrics": {
                 "enabled": True,
                 "image": {
-                    "repository": "quay.io/prometheuscommunity/postgres-exporter", "tag": "v0.16.0", "pullPolicy": "Always"
+                    "repository": "quay.io/prometheuscommunity/postgres-exporter", "tag": "v0.20.0", "pullPolicy": "Always"
                 },
                 "resources": exporter_resources,
             },
         },
         "redis": {
-            "image": {"repository": "docker.io/library/redis", "tag": "7.4.2-alpine", "pullPolicy": "Always"},
-            "resources": _resources("50m", "128Mi", "500m", "384Mi") if durable else _resources("50m", "64Mi", "250m", "192Mi"),
+            "image": {"repository": "docker.io/library/redis", "tag": "7.4.10-alpine", "pullPolicy": "Always"},
+            "resources": _resources("50m", "384Mi", "500m", "384Mi") if durable else _resources("50m", "64Mi", "250m", "192Mi"),
             "persistence": {"enabled": durable, "size": size[1]},
             "security": {"runAsUser": 999, "runAsGroup": 1000},
             # A cache: evict least-recently-used keys; maxmemory leaves room under the limit.
@@ -614,7 +677,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "terminationGracePeriodSeconds": 30,
             "metrics": {
                 "enabled": True,
-                "image": {"repository": "docker.io/oliver006/redis_exporter", "tag": "v1.67.0", "pullPolicy": "Always"},
+                "image": {"repository": "docker.io/oliver006/redis_exporter", "tag": "v1.90.0", "pullPolicy": "Always"},
                 "resources": exporter_resources,
             },
         },
@@ -794,6 +857,11 @@ def _relations(config: PlatformConfig) -> list[str]:
             f"{PROJECT}:namespace.quota.requestsStorage: {ns.quota.requests_storage} is less than the "
             f"{_pretty(storage, 'memory')} the volumes of this environment claim"
         )
+    if api.metrics_port is None and config.ingress.kind == "ingress":
+        problems.append(
+            f"{PROJECT}:api.metricsPort: null serves {api.metrics_path} on the port the Ingress exposes, and an Ingress "
+            "cannot deny a path portably; give the app a metrics port, or use ingress.kind 'gateway' (its route denies the path)"
+        )
     if pg.backup.enabled and not pg.persistence.enabled:
         problems.append(
             f"{PROJECT}:postgres.backup.enabled: backups of a database without persistence make no sense; "
@@ -803,10 +871,11 @@ def _relations(config: PlatformConfig) -> list[str]:
 
 
 def _environment_rules(config: PlatformConfig) -> list[str]:
-    """Production refuses defaults that are only safe for throwaway environments."""
+    """Staging and production keep their data pods off the eviction list; production also refuses
+    defaults that are only safe for throwaway environments."""
+    problems = _data_memory_guaranteed(config)
     if not config.production:
-        return []
-    problems = []
+        return problems
     if config.api.min_pods < 2:
         problems.append(f"{PROJECT}:api.replicas: production needs at least 2 API replicas (or api.autoscaling.minReplicas >= 2)")
     for group in ("postgres", "redis"):
@@ -821,6 +890,36 @@ def _environment_rules(config: PlatformConfig) -> list[str]:
     return problems
 
 
+def config_warnings(config: PlatformConfig) -> list[str]:
+    """Settings that are allowed but risky: printed at preview, never an error."""
+    backup = config.postgres.backup
+    if config.production and backup.enabled and backup.object_store is None:
+        return [
+            f"{PROJECT}:postgres.backup.objectStore: production backups stay on a volume in the same namespace; "
+            "a lost namespace or cluster takes them too. Set an S3-compatible objectStore to copy each dump off the cluster"
+        ]
+    return []
+
+
+def _data_memory_guaranteed(config: PlatformConfig) -> list[str]:
+    """Staging and production: every container of a data pod requests the memory it may use. A pod
+    whose usage exceeds its requests is evicted first under node memory pressure: a database outage."""
+    if config.environment not in ("staging", "production"):
+        return []
+    containers = {
+        "postgres.resources": config.postgres.resources,
+        "postgres.metrics.resources": config.postgres.metrics.resources if config.postgres.metrics.enabled else None,
+        "redis.resources": config.redis.resources,
+        "redis.metrics.resources": config.redis.metrics.resources if config.redis.metrics.enabled else None,
+    }
+    return [
+        f"{PROJECT}:{key}.requests.memory: {res.requests.memory} must equal {key}.limits.memory {res.limits.memory} "
+        f"in {config.environment}, so node memory pressure never evicts the data store first"
+        for key, res in containers.items()
+        if res is not None and parse_quantity(res.requests.memory) != parse_quantity(res.limits.memory)
+    ]
+
+
 def images(config: PlatformConfig) -> dict[str, Image]:
     """Every image the platform runs, by its config key."""
     return {
@@ -829,7 +928,7 @@ def images(config: PlatformConfig) -> dict[str, Image]:
         "postgres.metrics.image": config.postgres.metrics.image,
         "redis.image": config.redis.image,
         "redis.metrics.image": config.redis.metrics.image,
-    }
+    } | ({"postgres.backup.objectStore.image": store.image} if (store := config.postgres.backup.object_store) else {})
 
 
 def volume_claims(config: PlatformConfig) -> list[str]:
@@ -847,6 +946,8 @@ def workload_footprint(config: PlatformConfig) -> list[tuple[int, Resources]]:
     footprint += [(1, exporter.resources) for exporter in (pg.metrics, redis.metrics) if exporter.enabled]
     if pg.backup.enabled:
         footprint.append((1, pg.backup.resources))
+        if pg.backup.object_store:
+            footprint.append((1, pg.backup.object_store.resources))
     return footprint
 
 
@@ -902,4 +1003,7 @@ def settings(model: type[M], environment: str, overrides: Mapping[str, Any] | No
 def from_pulumi() -> PlatformConfig:
     """Load and validate the running stack's config; raises ConfigError before any resource."""
     stack, raw = read_pulumi_config()
-    return load_config(stack, raw)
+    config = load_config(stack, raw)
+    for warning in config_warnings(config):
+        pulumi.log.warn(warning)
+    return config

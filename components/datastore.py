@@ -17,6 +17,7 @@ import pulumi_random as random
 from .config import Exporter, Image, Persistence, Resources, SecurityIds
 from .connections import MetricsTarget
 from .labels import labels, metadata, selector_labels
+from .validation import parse_quantity
 
 # A Kubernetes object part as YAML spells it (camelCase). pulumi-kubernetes types its inputs as
 # TypedDicts, which plain dicts never match; the tests check these dicts instead.
@@ -25,6 +26,8 @@ PASSWORD_KEY = "password"  # noqa: S105 - the key inside the Secret, not a passw
 METRICS_PORT_NAME = "metrics"
 DATA_VOLUME = "data"
 SECRET_VOLUME = "secret"  # noqa: S105 - a volume name
+# The kubelet's log files of a container (10Mi x 5 by default) count as its ephemeral storage.
+LOG_ALLOWANCE = "64Mi"
 # Both official images need their own user: initdb refuses a UID without a passwd entry.
 OWN_UID_EXCEPTION = {
     "checkov.io/skip1": "CKV_K8S_40=the official image's own UID (postgres 70, redis 999); initdb needs its passwd entry"
@@ -107,8 +110,14 @@ def container_security_context() -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
 
 
-def resources(settings: Resources) -> dict[str, Any]:
-    return settings.model_dump(by_alias=True)
+def resources(settings: Resources, ephemeral_storage: str | None = None) -> dict[str, Any]:
+    """Config's CPU and memory; the disk a container may fill (scratch, logs) as a request the
+    scheduler reserves and a limit past which the kubelet evicts the pod, not the node's disk."""
+    spec: dict[str, Any] = settings.model_dump(by_alias=True)
+    if ephemeral_storage:
+        for kind in ("requests", "limits"):
+            spec[kind] = {**spec[kind], "ephemeral-storage": ephemeral_storage}
+    return spec
 
 
 def secret_volume(secret_name: pulumi.Input[str]) -> dict[str, Any]:
@@ -130,9 +139,22 @@ def exec_probes(command: list[str], startup_seconds: int) -> dict[str, Any]:
     }
 
 
-def empty_dirs(*mounts: tuple[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(volumes, volumeMounts) of writable scratch paths under a read-only root filesystem."""
-    return [{"name": n, "emptyDir": {}} for n, _ in mounts], [{"name": n, "mountPath": p} for n, p in mounts]
+def empty_dirs(*mounts: tuple[str, str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, volumeMounts) of writable scratch paths (name, path, sizeLimit) under a read-only
+    root filesystem. The size limit bounds a runaway process: past it the kubelet evicts the pod."""
+    volumes = [{"name": n, "emptyDir": {"sizeLimit": size}} for n, _, size in mounts]
+    return volumes, [{"name": n, "mountPath": p} for n, p, _ in mounts]
+
+
+def data_empty_dir(persistence: Persistence) -> list[dict[str, Any]]:
+    """Without persistence the data lives in an emptyDir, bounded by the size a claim would have had."""
+    return [] if persistence.enabled else [{"name": DATA_VOLUME, "emptyDir": {"sizeLimit": persistence.size}}]
+
+
+def ephemeral_storage(volumes: list[dict[str, Any]]) -> str:
+    """What a container may write to the node's disk: the emptyDirs among ``volumes``, plus its logs."""
+    sizes = [v["emptyDir"]["sizeLimit"] for v in volumes if "emptyDir" in v] + [LOG_ALLOWANCE]
+    return f"{int(sum(parse_quantity(size) for size in sizes) / 2**20)}Mi"
 
 
 def claim_spec(size: str, storage_class: str | None) -> dict[str, Any]:
@@ -142,13 +164,15 @@ def claim_spec(size: str, storage_class: str | None) -> dict[str, Any]:
     return spec
 
 
-def container(name: str, image: Image, limits: Resources, port: tuple[str, int] | None = None, **fields: Any) -> dict[str, Any]:
+def container(
+    name: str, image: Image, limits: Resources, port: tuple[str, int] | None = None, disk: str | None = None, **fields: Any
+) -> dict[str, Any]:
     """A container under the house rules: its pinned image, requests and limits, restricted security."""
     spec: dict[str, Any] = {
         "name": name,
         "image": image.ref,
         "imagePullPolicy": image.pull_policy,
-        "resources": resources(limits),
+        "resources": resources(limits, disk),
         "securityContext": container_security_context(),
     }
     if port:
@@ -159,26 +183,27 @@ def container(name: str, image: Image, limits: Resources, port: tuple[str, int] 
 def exporter_container(store: Store, settings: Exporter, env: list[dict[str, str]]) -> dict[str, Any]:
     tcp = {"tcpSocket": {"port": METRICS_PORT_NAME}, "periodSeconds": 20, "timeoutSeconds": 5}
     return container(
-        "metrics", settings.image, settings.resources, (METRICS_PORT_NAME, store.metrics_port),
+        "metrics", settings.image, settings.resources, (METRICS_PORT_NAME, store.metrics_port), ephemeral_storage([]),
         env=env, volumeMounts=[secret_mount(store)],
         readinessProbe={**tcp, "failureThreshold": 3}, livenessProbe={**tcp, "failureThreshold": 6},
     )
 
 
-def pod_spec(store: Store, ids: SecurityIds, grace_seconds: int, **spec: Any) -> dict[str, Any]:
-    return {
+def pod_spec(store: Store, ids: SecurityIds, grace_seconds: int, priority_class: str | None, **spec: Any) -> dict[str, Any]:
+    pod = {
         "securityContext": pod_security_context(ids),
         "automountServiceAccountToken": False,  # neither store calls the Kubernetes API
         "enableServiceLinks": False,  # a Service named postgres would inject POSTGRES_PORT=tcp://...
         "terminationGracePeriodSeconds": grace_seconds,
         **spec,
     }
+    if priority_class:
+        pod["priorityClassName"] = priority_class  # the cluster owners' class, referenced, never created
+    return pod
 
 
 def single_pod_statefulset(store: Store, persistence: Persistence, pod: dict[str, Any], version: str | None) -> Manifest:
-    """One replica; the data volume is a claim template, or an emptyDir when persistence is off."""
-    if not persistence.enabled:
-        pod = {**pod, "volumes": [*pod.get("volumes", []), {"name": DATA_VOLUME, "emptyDir": {}}]}
+    """One replica; the data volume is a claim template, or ``data_empty_dir`` in the pod's volumes."""
     spec: dict[str, Any] = {
         "serviceName": store.headless,
         "replicas": 1,

@@ -4,6 +4,12 @@
 cert-manager's ingress-shim. ``kind: gateway`` attaches an HTTPRoute to an existing Gateway
 (the successor of Ingress now that ingress-nginx is out of maintenance); there the Gateway's
 HTTPS listener holds the certificate. ``kind: none`` exposes nothing (dev: port-forward).
+
+Metrics stay private: the route reaches only the Service's port 80 (the app port); the API serves
+metrics on its own port (``api.metricsPort``), which only the monitoring namespace may reach. The
+HTTPRoute also denies the metrics path outright (a rule without backends, which Gateway API
+implementations answer with a 500), for apps that serve it on the app port too. An Ingress has no
+portable way to do that, so config refuses kind ``ingress`` for an app without a metrics port.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class IngressArgs:
     settings: IngressConfig
     service_name: pulumi.Input[str]
     service_port: int
+    private_paths: tuple[str, ...] = ()  # never routed publicly (the API's metrics path)
     api_name: str = NAME  # the routed ApiService instance: the Ingress/HTTPRoute and TLS Secret names derive from it
 
 
@@ -82,13 +89,17 @@ def http_route_spec(args: IngressArgs) -> dict[str, Any]:
     }
     if gateway.section_name:
         parent["sectionName"] = gateway.section_name  # with TLS: the HTTPS listener only
+    # No backendRefs: the Gateway answers 500 itself (Gateway API conformance HTTPRouteNoBackendRefs),
+    # and a longer path prefix wins over "/", so these paths never reach the app.
+    denied = [{"matches": [{"path": {"type": "PathPrefix", "value": path}}]} for path in args.private_paths]
     spec: dict[str, Any] = {
         "parentRefs": [parent],
         "rules": [
+            *denied,
             {
                 "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
                 "backendRefs": [{"kind": "Service", "name": args.service_name, "port": args.service_port}],
-            }
+            },
         ],
     }
     if settings.host:

@@ -235,9 +235,15 @@ def logging_values(settings: LoggingConfig) -> dict[str, Any]:
 
 
 def endpoints(settings: MonitoringConfig, grafana_secret: str | None) -> dict[str, str]:
-    """In-cluster URLs and the commands that reach them from a laptop (no secret in them)."""
+    """In-cluster URLs and the commands that reach them from a laptop (no secret in them).
+
+    Only mode ``install`` knows the Services' names (its fullnameOverride). With ``existing`` the
+    cluster's stack has names this stack cannot know: say what it does know and where the rest is.
+    """
     if settings.mode == "off":
         return {}
+    if settings.mode == "existing":
+        return existing_endpoints(settings)
     ns, release = settings.namespace, settings.release_name
     hints = {
         "prometheusUrl": f"http://{release}-prometheus.{ns}.svc:9090",
@@ -251,6 +257,20 @@ def endpoints(settings: MonitoringConfig, grafana_secret: str | None) -> dict[st
             f"kubectl -n {ns} get secret {grafana_secret} -o jsonpath='{{.data.{GRAFANA_PASSWORD_KEY}}}' | base64 -d"
         )
     return hints
+
+
+def existing_endpoints(settings: MonitoringConfig) -> dict[str, str]:
+    selector = ",".join(f"{k}={v}" for k, v in sorted(settings.selector_labels.items()))
+    return {
+        "mode": "existing",
+        "note": (
+            "Prometheus, Alertmanager and Grafana belong to the cluster's monitoring stack, not to this stack: "
+            "ask its owners for their URLs, or find the Prometheus with prometheusLookup"
+        ),
+        "prometheusLookup": "kubectl get prometheuses.monitoring.coreos.com --all-namespaces",
+        "selectorLabels": selector,
+        "platformObjects": f"kubectl get servicemonitors,prometheusrules,configmaps --all-namespaces -l {selector}",
+    }
 
 
 # ---------------------------------------------------------------- component

@@ -20,6 +20,10 @@ DATA_MOUNT = "/var/lib/postgresql/data"
 PGDATA = f"{DATA_MOUNT}/pgdata"
 NAME = "postgres"  # the default instance name
 BACKUP_MOUNT = "/backups"
+# Scratch space: the server's socket and lock file, and /tmp, which neither postgres (its temp
+# files live in PGDATA) nor pg_dump (it writes to the backup volume) fills in normal work.
+SOCKET_DIR_SIZE = "16Mi"
+TMP_SIZE = "64Mi"
 # Dumps are written under a temporary name, so a failed run never counts as one of the KEEP.
 # The password is read from the mounted Secret into this shell's environment only.
 BACKUP_SCRIPT = f"""set -eu
@@ -32,6 +36,21 @@ mv "{BACKUP_MOUNT}/$stamp.dump.partial" "{BACKUP_MOUNT}/$stamp.dump"
 ls -1 {BACKUP_MOUNT}/*.dump | sort -r | tail -n "+$((KEEP + 1))" | xargs -r rm -f --
 echo "wrote $stamp.dump; $(ls -1 {BACKUP_MOUNT}/*.dump | wc -l) dump(s) kept"
 """
+# The upload step (after the dump, in the AWS CLI image): copy the newest dump to the bucket,
+# then delete all but the newest KEEP there. Any failed command fails the Job (set -e; each
+# listing is assigned before it is used, so a failed `aws` is never hidden inside a pipe).
+UPLOAD_SCRIPT = f"""set -eu
+newest=$(ls -1 {BACKUP_MOUNT}/*.dump | sort | tail -n 1)
+name=$(basename "$newest")
+aws s3 cp --only-show-errors "$newest" "s3://$BUCKET/$PREFIX$name"
+listing=$(aws s3 ls "s3://$BUCKET/$PREFIX")
+for old in $(printf '%s\\n' "$listing" | awk '{{print $4}}' | grep '[.]dump$' | sort -r | tail -n "+$((KEEP + 1))"); do
+  aws s3 rm --only-show-errors "s3://$BUCKET/$PREFIX$old"
+done
+echo "uploaded $name to s3://$BUCKET/$PREFIX"
+"""
+# Keys the objectStore's existing Secret must hold (the AWS CLI's own variable names).
+OBJECT_STORE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,12 +79,14 @@ def backup_selector(args: PostgresArgs) -> dict[str, str]:
 
 def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
     s, pg = args.settings, store(args)
-    volumes, mounts = datastore.empty_dirs(("run", "/var/run/postgresql"), ("tmp", "/tmp"))  # noqa: S108 - an emptyDir
-    volumes.append(datastore.secret_volume(secret_name))
+    volumes, mounts = datastore.empty_dirs(
+        ("run", "/var/run/postgresql", SOCKET_DIR_SIZE), ("tmp", "/tmp", TMP_SIZE)  # noqa: S108 - an emptyDir
+    )
+    volumes += [datastore.secret_volume(secret_name), *datastore.data_empty_dir(s.persistence)]
     stop = ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast", "-w", "-t", str(s.termination_grace_period_seconds - 10)]
     ready = ["pg_isready", "--host=127.0.0.1", f"--port={PORT}", f"--username={s.user}", f"--dbname={s.database}"]
     postgres = datastore.container(
-        "postgres", s.image, s.resources, (pg.port_name, PORT),
+        "postgres", s.image, s.resources, (pg.port_name, PORT), datastore.ephemeral_storage(volumes),
         args=["-c", f"max_connections={s.max_connections}"],
         env=[
             {"name": "POSTGRES_DB", "value": s.database},
@@ -88,7 +109,9 @@ def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Mani
             {"name": "DATA_SOURCE_PASS_FILE", "value": pg.password_file},
         ]
         containers.append(datastore.exporter_container(pg, s.metrics, exporter_env))
-    pod = datastore.pod_spec(pg, s.security, s.termination_grace_period_seconds, containers=containers, volumes=volumes)
+    pod = datastore.pod_spec(
+        pg, s.security, s.termination_grace_period_seconds, s.priority_class_name, containers=containers, volumes=volumes
+    )
     return datastore.single_pod_statefulset(pg, s.persistence, pod, s.image.tag)
 
 
@@ -100,19 +123,27 @@ def backup_claim_spec(args: PostgresArgs) -> Manifest:
 def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
     """pg_dump in custom format (pg_restore can pick tables), the newest ``keep`` dumps kept."""
     s, pg = args.settings, store(args)
-    volumes, mounts = datastore.empty_dirs(("tmp", "/tmp"))  # noqa: S108 - an emptyDir
+    volumes, mounts = datastore.empty_dirs(("tmp", "/tmp", TMP_SIZE))  # noqa: S108 - an emptyDir
     backups = {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim(args)}}
     volumes += [backups, datastore.secret_volume(secret_name)]
     # libpq's own variables: pg_dump needs no arguments and no password on its command line.
     variables = {"PGHOST": pg.app, "PGPORT": str(PORT), "PGDATABASE": s.database, "PGUSER": s.user,
                  "PASSWORD_FILE": pg.password_file, "KEEP": str(s.backup.keep)}
+    disk = datastore.ephemeral_storage(volumes)
     container = datastore.container(
         "pg-dump", s.image, s.backup.resources,  # the server's own image: its own version of pg_dump
+        disk=disk,
         command=["/bin/sh", "-c", BACKUP_SCRIPT],
         env=[{"name": k, "value": v} for k, v in variables.items()],
         volumeMounts=[{"name": "backups", "mountPath": BACKUP_MOUNT}, *mounts, datastore.secret_mount(pg)],
     )
-    pod = datastore.pod_spec(pg, s.security, 30, restartPolicy="Never", containers=[container], volumes=volumes)
+    steps = {"containers": [container]}
+    if s.backup.object_store:
+        # The dump runs first (an init container), the upload only after it succeeded.
+        steps = {"initContainers": [container], "containers": [upload_container(args, mounts, disk)]}
+    pod = datastore.pod_spec(
+        pg, s.security, 30, s.backup.priority_class_name, restartPolicy="Never", volumes=volumes, **steps
+    )
     labels = pg.labels(component="backup") | backup_selector(args)
     return {
         "schedule": s.backup.schedule,
@@ -132,14 +163,37 @@ def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> M
     }
 
 
-def backup_egress_spec(args: PostgresArgs) -> Manifest:
-    """The backup pods may reach Postgres (DNS is allowed namespace-wide); nothing else."""
-    pg = store(args)
-    return {
-        "podSelector": {"matchLabels": backup_selector(args)},
-        "policyTypes": ["Egress"],
-        "egress": [{"to": [{"podSelector": {"matchLabels": pg.selector}}], "ports": [{"protocol": "TCP", "port": PORT}]}],
+def upload_container(args: PostgresArgs, scratch_mounts: list[Manifest], disk: str) -> Manifest:
+    """The AWS CLI copying the new dump off the cluster; credentials by reference to the Secret."""
+    s = args.settings
+    bucket = s.backup.object_store
+    assert bucket is not None
+    variables = {
+        "AWS_ENDPOINT_URL": bucket.url, "AWS_DEFAULT_REGION": bucket.region, "BUCKET": bucket.bucket,
+        "PREFIX": bucket.prefix, "KEEP": str(s.backup.keep),
+        "HOME": "/tmp",  # noqa: S108 - an emptyDir; the CLI keeps its cache under $HOME
     }
+    credentials = [
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": bucket.existing_secret, "key": key}}} for key in OBJECT_STORE_KEYS
+    ]
+    return datastore.container(
+        "upload", bucket.image, bucket.resources, disk=disk,
+        command=["/bin/sh", "-c", UPLOAD_SCRIPT],
+        env=[{"name": k, "value": v} for k, v in variables.items()] + credentials,
+        volumeMounts=[{"name": "backups", "mountPath": BACKUP_MOUNT, "readOnly": True}, *scratch_mounts],
+    )
+
+
+def backup_egress_spec(args: PostgresArgs) -> Manifest:
+    """The backup pods may reach Postgres (DNS is allowed namespace-wide) and the object store."""
+    pg, bucket = store(args), args.settings.backup.object_store
+    egress: list[Manifest] = [
+        {"to": [{"podSelector": {"matchLabels": pg.selector}}], "ports": [{"protocol": "TCP", "port": PORT}]}
+    ]
+    if bucket:
+        # A host name has no fixed address a policy could name: allow its port, to any destination.
+        egress.append({"ports": [{"protocol": "TCP", "port": bucket.effective_port}]})
+    return {"podSelector": {"matchLabels": backup_selector(args)}, "policyTypes": ["Egress"], "egress": egress}
 
 
 class Postgres(DataStore):

@@ -27,6 +27,8 @@ EXPORTER_KEY = "exporter-passwords.json"  # redis_exporter's password file: {add
 # Commands that wipe or reconfigure a production store from any client holding the password,
 # renamed to "" (disabled). An AOF that already logs FLUSHALL/FLUSHDB would no longer replay:
 # before turning this on for an existing store, rewrite its AOF (BGREWRITEAOF).
+# /tmp: Redis writes its RDB and AOF files to /data, so scratch stays small.
+TMP_SIZE = "64Mi"
 DANGEROUS_COMMANDS = ("FLUSHALL", "FLUSHDB", "CONFIG", "DEBUG", "SHUTDOWN", "MODULE", "REPLICAOF", "SLAVEOF")
 
 
@@ -68,9 +70,10 @@ def ping(secret_dir: str) -> list[str]:
 
 def statefulset_spec(args: RedisArgs, secret_name: pulumi.Input[str], config_map: pulumi.Input[str]) -> Manifest:
     s, rd = args.settings, store(args)
-    scratch, scratch_mounts = datastore.empty_dirs(("tmp", "/tmp"))  # noqa: S108 - an emptyDir
+    scratch, scratch_mounts = datastore.empty_dirs(("tmp", "/tmp", TMP_SIZE))  # noqa: S108 - an emptyDir
+    scratch += datastore.data_empty_dir(s.persistence)
     redis = datastore.container(
-        "redis", s.image, s.resources, (rd.port_name, PORT),
+        "redis", s.image, s.resources, (rd.port_name, PORT), datastore.ephemeral_storage(scratch),
         command=["redis-server", f"{CONFIG_DIR}/redis.conf"],
         volumeMounts=[
             {"name": datastore.DATA_VOLUME, "mountPath": "/data"},
@@ -90,7 +93,9 @@ def statefulset_spec(args: RedisArgs, secret_name: pulumi.Input[str], config_map
             exporter_env.append({"name": "REDIS_EXPORTER_CONFIG_COMMAND", "value": "-"})  # CONFIG is disabled
         containers.append(datastore.exporter_container(rd, s.metrics, exporter_env))
     volumes = [{"name": "config", "configMap": {"name": config_map}}, datastore.secret_volume(secret_name), *scratch]
-    pod = datastore.pod_spec(rd, s.security, s.termination_grace_period_seconds, containers=containers, volumes=volumes)
+    pod = datastore.pod_spec(
+        rd, s.security, s.termination_grace_period_seconds, s.priority_class_name, containers=containers, volumes=volumes
+    )
     return datastore.single_pod_statefulset(rd, s.persistence, pod, s.image.tag)
 
 

@@ -33,6 +33,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def parse_quantity(text: str) -> Decimal:
@@ -146,6 +147,16 @@ def _http_path(text: str) -> str:
     return text
 
 
+def _priority_class(text: str) -> str:
+    """A PriorityClass is cluster-scoped and owned by the cluster's admins: config names one, the
+    platform never creates it. The system-* classes are admitted in kube-system only."""
+    if len(text) > 253 or not _DNS_SUBDOMAIN.match(text):
+        raise ValueError(f"{text!r} is not a PriorityClass name (a DNS-1123 subdomain: lower-case letters, digits, '-', '.')")
+    if text.startswith("system-"):
+        raise ValueError(f"{text!r}: the system-* priority classes are reserved for kube-system; use one the cluster owners made")
+    return text
+
+
 def _label_key(text: str) -> str:
     prefix, _, name = text.rpartition("/")
     bad_prefix = prefix and not all(_DNS_LABEL.match(p) for p in prefix.split("."))
@@ -175,5 +186,6 @@ HttpPath = Annotated[str, AfterValidator(_http_path)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 SqlIdentifier = Annotated[str, AfterValidator(_sql_identifier)]
+PriorityClassName = Annotated[str, AfterValidator(_priority_class)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Percent = Annotated[int, Field(ge=1, le=100)]

@@ -15,7 +15,8 @@
 # zone-a/b/c (pods become Running+Ready, Job pods Succeeded), default StorageClass "standard"
 # with static 20Gi PVs (released PVs are recycled), Ingress/LoadBalancer status set to
 # 127.0.0.1, kube-dns Service (+ fake coredns pods), namespaces monitoring and ingress-nginx,
-# and the CRDs in scripts/crds/ (ServiceMonitor, PodMonitor, PrometheusRule, Gateway API).
+# and the CRDs pinned in scripts/upstream.lock (ServiceMonitor, PodMonitor, PrometheusRule, Probe,
+# Gateway API), fetched with kwok's stages into a cache by scripts/fetch-upstream.sh.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,6 +42,26 @@ need_bins() {
 }
 
 kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+UPSTREAM="${PLATFORM_UPSTREAM_DIR:-$HOME/.cache/platform-upstream}"
+# kwok's own "fast" stages (fetched, pinned), with one local change made here: pod-ready also
+# matches Running pods that are not Ready, so pods whose Ready condition the node-lifecycle
+# controller cleared (node lease expired while the cluster was stopped) become Ready again.
+kwok_stages() {
+  local f out="$C/kwok-stages.yaml" k="$UPSTREAM/kwok"
+  : > "$out"
+  for f in node-initialize node-heartbeat-with-lease pod-ready pod-complete pod-delete; do
+    [ -f "$k/$f.yaml" ] || die "missing $k/$f.yaml -- run: bash scripts/fetch-upstream.sh"
+    printf -- '---\n' >> "$out"
+    if [ "$f" = pod-ready ]; then
+      [ "$(grep -c "^      - 'Pending'\$" "$k/$f.yaml")" = 1 ] || die "kwok pod-ready stage changed upstream: review the local change"
+      sed "s/^      - 'Pending'\$/&\n      - 'Running'/" "$k/$f.yaml" >> "$out"
+    else
+      cat "$k/$f.yaml" >> "$out"
+    fi
+  done
+  echo "$out"
+}
 
 free_port() {
   python3 - <<'PY'
@@ -333,6 +354,7 @@ apply_dir() { # apply all YAML in a dir, server-side (some CRDs exceed the clien
 # ---- commands -----------------------------------------------------------------------------
 cmd_start() {
   need_bins
+  bash "$HERE/fetch-upstream.sh"
   mkdir -p "$C" "$RUN" "$LOGS" "$C/etcd"
   if cmd_status >/dev/null 2>&1; then log "already running"; cmd_env; return 0; fi
   load_ports
@@ -386,7 +408,7 @@ cmd_start() {
 
   log "starting kwok"
   start_proc kwok "$BIN/kwok" --kubeconfig "$C/kwok.kubeconfig" \
-    --config "$HERE/kwok/stages.yaml" \
+    --config "$(kwok_stages)" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip 10.244.0.1 --cidr 10.244.0.0/16 --node-lease-duration-seconds 40
 
@@ -394,8 +416,7 @@ cmd_start() {
   wait_for "default namespace" 60 kc get ns default || die "namespace default missing"
   nodes_yaml | kc apply -f - >/dev/null
   storage_yaml | kc apply -f - >/dev/null
-  apply_dir "$HERE/crds/prometheus-operator-v0.85.0"
-  apply_dir "$HERE/crds/gateway-api-v1.6.3-standard"
+  apply_dir "$UPSTREAM/crds"
   wait_for "kube-system default serviceaccount" 120 kc -n kube-system get serviceaccount default ||
     { tail -n 30 "$LOGS/kube-controller-manager.log" >&2; die "controller-manager did not create service accounts"; }
   system_yaml | kc apply -f - >/dev/null

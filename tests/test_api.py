@@ -55,7 +55,9 @@ def test_probes_use_the_seed_timings_on_the_named_port():
     assert (c["readinessProbe"]["initialDelaySeconds"], c["readinessProbe"]["periodSeconds"]) == (5, 5)
     assert c["startupProbe"]["httpGet"]["path"] == "/health"
     assert c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] >= 120
-    assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert c["ports"] == [
+        {"name": "http", "containerPort": 8080, "protocol": "TCP"}, {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}
+    ]
 
 
 def test_dev_probes_match_the_demo_image():
@@ -182,7 +184,10 @@ def test_config_map_holds_the_seed_keys_and_config_ini():
 def test_service_is_stable_and_targets_the_named_port():
     spec = api.service_spec(make_args())
     assert spec["type"] == "ClusterIP"
-    assert spec["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    assert spec["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"},
+    ]
     assert spec["selector"] == {"app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "production"}
 
 
@@ -201,7 +206,9 @@ def test_ingress_policy_admits_the_controller_and_monitoring_only():
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
     }]
     assert monitoring["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
-    assert controller["ports"] == monitoring["ports"] == [{"protocol": "TCP", "port": 8080}]
+    # The controller reaches the app port only, Prometheus the metrics port only.
+    assert controller["ports"] == [{"protocol": "TCP", "port": 8080}]
+    assert monitoring["ports"] == [{"protocol": "TCP", "port": 9090}]
     # Dev exposes nothing through a controller; without monitoring there is nobody to admit.
     dev = api.ingress_policy_spec(make_args("dev"))
     assert dev is not None
@@ -229,7 +236,7 @@ def test_outputs_name_the_service():
     assert api.in_cluster_url("api", "dev") == "http://api.dev.svc.cluster.local"
     assert api.kubectl_hints("dev")["portForward"] == "kubectl -n dev port-forward service/api 8080:80"
     target = api.metrics_target(args)
-    assert (target.port, target.path, target.service_labels) == ("http", "/metrics", api.pod_selector(args))
+    assert (target.port, target.path, target.service_labels) == ("metrics", "/metrics", api.pod_selector(args))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ROOT, Run
+from tests.harness import ROOT, Run, run_program
 from tools.render import dump, write_stack
 
 GATES_BIN = Path(os.environ.get("PLATFORM_GATES_BIN") or ROOT / ".venv-gates" / "bin")
@@ -35,6 +35,12 @@ def rendered(runs: dict[str, Run], tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("rendered")
     for stack, run in runs.items():
         write_stack(run.kubernetes(), out / stack)
+    # Gateway mode too, for an app without a metrics port: the HTTPRoute with its deny rule.
+    gateway = {"kind": "gateway", "host": "api.example.com", "tls": {"enabled": True},
+               "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}
+    run = run_program("production", {"ingress": gateway, "api": {"metricsPort": None}})
+    assert run.error is None, run.error
+    write_stack(run.kubernetes(), out / "production-gateway")
     return out
 
 
@@ -107,10 +113,15 @@ def test_checkov_rejects_a_privileged_pod(tmp_path: Path):
     assert result.returncode == 1 and "CKV_K8S_16 Deployment.t.app" in result.stdout, result.stdout + result.stderr
 
 
-def test_the_one_crd_copy_notes_its_upstream_versions():
-    readme = (ROOT / "crds" / "README.md").read_text()
-    for path in sorted((ROOT / "crds").glob("*.yaml")):
-        assert path.name in readme, f"crds/README.md does not say where {path.name} comes from"
+def test_the_crd_gate_without_fetched_crds_fails_and_says_how_to_fetch(tmp_path: Path):
+    (tmp_path / "m").mkdir()
+    manifests = one(tmp_path / "m", service_monitor(path="/metrics"))
+    env = {**os.environ, "PLATFORM_UPSTREAM_DIR": str(tmp_path / "empty-cache")}
+    result = subprocess.run(
+        [str(GATES_BIN / "python"), "-m", "tools.gates", str(manifests), "--no-checkov"],
+        cwd=ROOT, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2 and "make upstream" in result.stdout, result.stdout + result.stderr
 
 
 def test_checkov_that_cannot_start_is_a_failure_not_a_pass(tmp_path: Path):

@@ -69,7 +69,8 @@ def assert_restricted_pod(pod_spec: dict[str, Any], uid: int, gid: int) -> None:
         sc = c["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, c["name"]
         assert sc["capabilities"] == {"drop": ["ALL"]}, c["name"]
-        assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}, c["name"]
+        kinds = {"cpu", "memory", "ephemeral-storage"}
+        assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == kinds, c["name"]
         if "/tmp" in mounts(c):
             assert mounts(c)["/tmp"] in emptydirs, c["name"]
 
@@ -140,11 +141,11 @@ def test_one_postgres_statefulset(run: Run) -> None:
     selector = spec["selector"]["matchLabels"]
     assert selector == selector_labels("postgres", run.stack)
     assert selector.items() <= spec["template"]["metadata"]["labels"].items()
-    assert spec["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == "17.2-alpine"
+    assert spec["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == "17.11-alpine"
     # The governing Service exists and is headless.
     headless = run.one("Service", "postgres-headless")
     assert headless.metadata["name"] == spec["serviceName"] and headless.spec["clusterIP"] == "None"
-    assert container(spec["template"]["spec"], "postgres")["image"] == "docker.io/library/postgres:17.2-alpine"
+    assert container(spec["template"]["spec"], "postgres")["image"] == "docker.io/library/postgres:17.11-alpine"
     assert_only_the_uid_exception(sts)
 
 
@@ -212,7 +213,7 @@ def test_no_password_in_stack_files() -> None:
 
 def test_exporter_sidecar(run: Run) -> None:
     exporter = container(spec := pod(run, "postgres"), "metrics")
-    assert exporter["image"] == "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"
+    assert exporter["image"] == "quay.io/prometheuscommunity/postgres-exporter:v0.20.0"
     assert exporter["ports"] == [{"name": "metrics", "containerPort": 9187, "protocol": "TCP"}]
     variables = env(exporter)
     assert variables["DATA_SOURCE_URI"]["value"] == "127.0.0.1:5432/myapp?sslmode=disable"
@@ -304,14 +305,14 @@ def _args(stack: str = "dev", **postgres: Any) -> PostgresArgs:
 def test_without_persistence_the_data_is_an_emptydir() -> None:
     spec = statefulset_spec(_args(persistence={"enabled": False}, backup={"enabled": False}), "s")
     assert "volumeClaimTemplates" not in spec and "persistentVolumeClaimRetentionPolicy" not in spec
-    assert {"name": "data", "emptyDir": {}} in spec["template"]["spec"]["volumes"]
+    assert {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}} in spec["template"]["spec"]["volumes"]
 
 
 def test_storage_class_and_digest_are_used() -> None:
     digest = "sha256:" + "a" * 64
     spec = statefulset_spec(_args(persistence={"storageClass": "fast-ssd"}, image={"digest": digest}), "s")
     assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast-ssd"
-    assert container(spec["template"]["spec"], "postgres")["image"].endswith(f"17.2-alpine@{digest}")
+    assert container(spec["template"]["spec"], "postgres")["image"].endswith(f"17.11-alpine@{digest}")
 
 
 def test_metrics_off_means_no_sidecar() -> None:

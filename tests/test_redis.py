@@ -40,7 +40,7 @@ def test_a_statefulset_not_a_deployment(run: Run) -> None:
     assert spec["selector"]["matchLabels"] == selector_labels("redis", run.stack)
     assert spec["replicas"] == 1
     redis = container(spec["template"]["spec"], "redis")
-    assert redis["image"] == "docker.io/library/redis:7.4.2-alpine"
+    assert redis["image"] == "docker.io/library/redis:7.4.10-alpine"
     assert run.one("Service", "redis-service").metadata["name"] == "redis"
     assert_only_the_uid_exception(statefulset(run, "redis"))
 
@@ -114,7 +114,7 @@ def test_volume_per_environment(run: Run) -> None:
         assert claim["spec"]["resources"]["requests"]["storage"] == config.persistence.size
     else:
         assert "volumeClaimTemplates" not in spec
-        assert {"name": "data", "emptyDir": {}} in spec["template"]["spec"]["volumes"]
+        assert {"name": "data", "emptyDir": {"sizeLimit": config.persistence.size}} in spec["template"]["spec"]["volumes"]
 
 
 def test_persistent_in_staging_and_production(runs: dict[str, Run]) -> None:
@@ -129,7 +129,7 @@ def test_retention_and_protect(runs: dict[str, Run]) -> None:
 
 def test_exporter_sidecar(run: Run) -> None:
     exporter = container(pod(run, "redis"), "metrics")
-    assert exporter["image"] == "docker.io/oliver006/redis_exporter:v1.67.0"
+    assert exporter["image"] == "docker.io/oliver006/redis_exporter:v1.90.0"
     assert exporter["ports"] == [{"name": "metrics", "containerPort": 9121, "protocol": "TCP"}]
     variables = env(exporter)
     assert variables["REDIS_ADDR"]["value"] == "redis://127.0.0.1:6379"

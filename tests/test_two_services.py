@@ -17,8 +17,8 @@ NAMESPACE = "two-services"  # Pulumi.dev.yaml
 WORKLOADS = {"api", "worker", "db", "api-cache", "worker-cache"}
 # Every in-namespace connection the example intends: (client, server, port).
 INTENDED = {("api", "db", 5432), ("worker", "db", 5432), ("api", "api-cache", 6379), ("worker", "worker-cache", 6379)}
-# Prometheus (the monitoring namespace) scrapes each workload's metrics port, nothing else.
-SCRAPED = {("api", 9898), ("worker", 8080), ("db", 9187), ("api-cache", 9121), ("worker-cache", 9121)}
+# Prometheus (the monitoring namespace) scrapes each workload's private metrics port, nothing else.
+SCRAPED = {("api", 9797), ("worker", 9798), ("db", 9187), ("api-cache", 9121), ("worker-cache", 9121)}
 
 
 @pytest.fixture(scope="module")

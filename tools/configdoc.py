@@ -26,7 +26,7 @@ KINDS = {
     "_cpu": "CPU quantity", "_memory": "memory quantity", "_storage": "storage quantity",
     "_dns_label": "DNS-1123 label", "_hostname": "host name", "_repository": "image repository",
     "_tag": "image tag", "_digest": "sha256 digest", "_cron": "cron schedule", "_duration": "duration",
-    "_http_path": "HTTP path", "_sql_identifier": "SQL identifier",
+    "_http_path": "HTTP path", "_sql_identifier": "SQL identifier", "_priority_class": "PriorityClass name",
 }
 
 

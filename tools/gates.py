@@ -6,8 +6,9 @@ dependencies the program's venv must not get), so it imports nothing from Pulumi
     .venv-gates/bin/python -m tools.gates rendered/
 
 * built-in kinds: ``kubernetes-validate --strict`` against the oldest and newest supported minor;
-* custom resources: the openAPIV3Schema of their CRD in crds/ (unknown fields rejected, as
-  kubectl's strict field validation does); a custom resource without a CRD there fails;
+* custom resources: the openAPIV3Schema of their CRD, from the upstream modules pinned in
+  scripts/upstream.lock and fetched into a cache by scripts/fetch-upstream.sh (unknown fields
+  rejected, as kubectl's strict field validation does); a custom resource without a CRD fails;
 * every object: Checkov, with the few deliberate exceptions in .checkov.yaml.
 """
 
@@ -23,8 +24,9 @@ from typing import Any
 
 import yaml
 
+from tools.upstream import NotFetched, fetched
+
 ROOT = Path(__file__).resolve().parent.parent
-CRD_DIR = ROOT / "crds"
 CHECKOV_CONFIG = ROOT / ".checkov.yaml"
 # Oldest and newest Kubernetes minor the project supports (newest: what kubernetes-validate ships).
 KUBERNETES_VERSIONS = ("1.31.0", "1.37.0")
@@ -49,9 +51,13 @@ def strict(schema: Any) -> Any:
     return result
 
 
+def crd_schemas(crd_dir: Path | None = None) -> dict[Key, dict[str, Any]]:
+    """Every served version of every CRD in ``crd_dir`` (default: the fetched CRDs), keyed by (group, version, kind)."""
+    return _crd_schemas(crd_dir or fetched("crds"))
+
+
 @cache
-def crd_schemas(crd_dir: Path = CRD_DIR) -> dict[Key, dict[str, Any]]:
-    """Every served version of every CRD in ``crd_dir``, keyed by (group, version, kind)."""
+def _crd_schemas(crd_dir: Path) -> dict[Key, dict[str, Any]]:
     schemas: dict[Key, dict[str, Any]] = {}
     for path in sorted(crd_dir.glob("*.yaml")):
         for crd in yaml.load_all(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
@@ -70,19 +76,19 @@ def key_of(obj: dict[str, Any]) -> Key:
     return group, version, str(obj.get("kind", ""))
 
 
-def is_custom(obj: dict[str, Any], crd_dir: Path = CRD_DIR) -> bool:
+def is_custom(obj: dict[str, Any], crd_dir: Path | None = None) -> bool:
     """A kind whose group some CRD in ``crd_dir`` defines (built-in groups have no CRD there)."""
     groups = {group for group, _, _ in crd_schemas(crd_dir)}
     return key_of(obj)[0] in groups
 
 
-def validate_custom(obj: dict[str, Any], crd_dir: Path = CRD_DIR) -> list[str]:
+def validate_custom(obj: dict[str, Any], crd_dir: Path | None = None) -> list[str]:
     """Errors of one custom resource against its CRD schema (empty: valid)."""
     from jsonschema import Draft4Validator  # OpenAPI v3.0 schemas follow draft 4 semantics
 
     schema = crd_schemas(crd_dir).get(key_of(obj))
     if schema is None:
-        return [f"no CRD in {crd_dir.name}/ serves {obj.get('apiVersion')} {obj.get('kind')}"]
+        return [f"no CRD in {(crd_dir or fetched('crds')).name}/ serves {obj.get('apiVersion')} {obj.get('kind')}"]
     errors = Draft4Validator(schema).iter_errors(obj)
     return [f"{'.'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}" for error in errors]
 
@@ -155,7 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-schemas", action="store_true", help="skip kubernetes-validate and the CRD schemas")
     args = parser.parse_args(argv)
     versions = tuple(args.kubernetes_version or KUBERNETES_VERSIONS)
-    failures = run_gates(args.directory, versions, not args.no_schemas, not args.no_checkov)
+    try:
+        failures = run_gates(args.directory, versions, not args.no_schemas, not args.no_checkov)
+    except NotFetched as missing:
+        print(f"FAIL {missing}")
+        return 2
     for gate, errors in failures.items():
         print(f"{'FAIL' if errors else 'ok  '} {gate}: {len(errors)} failed")
         for error in errors:

@@ -51,7 +51,8 @@ api_settings = pc.ApiConfig.for_environment(environment, {"image": {"repository"
 worker_settings = pc.ApiConfig.for_environment(environment, {
     "image": {"repository": PODINFO, "tag": "6.7.0"},
     "containerPort": 8080,
-    "env": {"PODINFO_PORT": "8080"},
+    "metricsPort": 9798,  # podinfo's private metrics port (the env map replaces the default one whole)
+    "env": {"PODINFO_PORT": "8080", "PODINFO_PORT_METRICS": "9798"},
     "appName": "worker",
     "probes": {"readiness": {"path": "/readyz", "periodSeconds": 5}, "liveness": {"path": "/healthz", "periodSeconds": 20}},
 })

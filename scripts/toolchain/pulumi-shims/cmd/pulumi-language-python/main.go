@@ -2,7 +2,8 @@
 //
 // The upstream host (module github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3)
 // is not served by the module proxy available here, so this implements the subset of the
-// LanguageRuntime gRPC service that `pulumi preview|up|refresh|destroy|install|about` need.
+// LanguageRuntime gRPC service that `pulumi preview|up|refresh|destroy|install|about` need,
+// and RunPlugin, which runs CrossGuard policy packs (`--policy-pack`).
 // Programs are executed by the upstream `pulumi-language-python-exec` shim (shipped in the
 // published sdk/v3 module under python/cmd/), which toolchain.sh installs next to this binary.
 package main
@@ -20,8 +21,8 @@ import (
 	"strings"
 	"sync"
 
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -413,6 +414,58 @@ func (h *host) GetProgramDependencies(ctx context.Context, req *pulumirpc.GetPro
 		resp.Dependencies = append(resp.Dependencies, &pulumirpc.DependencyInfo{Name: p.Package, Version: p.Version})
 	}
 	return resp, nil
+}
+
+// RunPlugin runs a Python plugin, which is how the CLI starts a CrossGuard policy pack
+// (`pulumi preview --policy-pack DIR`). As the upstream host does for a plugin directory with a
+// __main__.py: `python <program directory> <args>` with the plugin's virtualenv (option
+// `virtualenv`, default "venv": plugins never run on the ambient Python), in req.Pwd with
+// req.Env added, output streamed to the engine, and the exit code reported.
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	info := req.Info
+	if info == nil || info.ProgramDirectory == "" {
+		return status.Error(codes.InvalidArgument, "RunPlugin needs the plugin's program directory")
+	}
+	if _, err := os.Stat(filepath.Join(info.ProgramDirectory, "__main__.py")); err != nil {
+		return fmt.Errorf("this stand-in language host runs only plugin directories with a __main__.py: %w", err)
+	}
+	venv := "venv"
+	if info.Options != nil && info.Options.Fields["virtualenv"].GetStringValue() != "" {
+		venv = info.Options.Fields["virtualenv"].GetStringValue()
+	}
+	if !filepath.IsAbs(venv) {
+		root := info.RootDirectory
+		if root == "" {
+			root = info.ProgramDirectory
+		}
+		venv = filepath.Join(root, venv)
+	}
+	py := filepath.Join(venv, "bin", "python")
+	if _, err := os.Stat(py); err != nil {
+		return fmt.Errorf("the plugin's virtualenv %s has no bin/python: create it and install the plugin's requirements (%w)", venv, err)
+	}
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	cmd := exec.CommandContext(server.Context(), py, append([]string{info.ProgramDirectory}, req.Args...)...)
+	cmd.Dir = req.Pwd
+	env := filterEnv(os.Environ(), "PYTHONHOME")
+	env = append(env, "VIRTUAL_ENV="+venv, "PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(env, req.Env...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("running plugin %s: %w", info.ProgramDirectory, err)
+		}
+		if err := closer.Close(); err != nil {
+			return err
+		}
+		return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(exitErr.ExitCode())}})
+	}
+	return closer.Close()
 }
 
 func (h *host) RuntimeOptionsPrompts(ctx context.Context, req *pulumirpc.RuntimeOptionsRequest) (*pulumirpc.RuntimeOptionsResponse, error) {

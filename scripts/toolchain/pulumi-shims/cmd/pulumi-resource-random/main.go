@@ -3,10 +3,15 @@
 // The real provider (github.com/pulumi/pulumi-random/provider/v4, a Terraform bridge) is not
 // served by the Go module proxy available here. This implements the resources the program
 // uses with the same type tokens and property names as pulumi-random 4.21.4:
-//   random:index/randomPassword:RandomPassword  (outputs: result, bcryptHash)
-//   random:index/randomString:RandomString      (outputs: result)
-//   random:index/randomId:RandomId              (outputs: b64Url, b64Std, hex, dec)
-// As in the Terraform provider, every input change forces replacement, and `refresh` keeps state.
+//
+//	random:index/randomPassword:RandomPassword  (outputs: result, bcryptHash)
+//	random:index/randomString:RandomString      (outputs: result)
+//	random:index/randomId:RandomId              (outputs: b64Url, b64Std, hex, dec)
+//
+// RandomPassword and RandomString check, default, generate and diff as upstream does (package
+// internal/randomgen, with Go tests); inputs upstream rejects at preview are rejected here at
+// check time with upstream's reasons. `refresh` keeps state. Other random resources (RandomPet,
+// RandomUuid, RandomInteger, RandomShuffle, RandomBytes) are not implemented: they are rejected.
 package main
 
 import (
@@ -14,11 +19,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
 	"sort"
 	"strings"
+
+	"platform.local/toolchain/pulumi-shims/internal/randomgen"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
@@ -41,8 +49,8 @@ const (
 )
 
 var inputKeys = map[string][]string{
-	tPassword: {"keepers", "length", "lower", "minLower", "minNumeric", "minSpecial", "minUpper", "number", "numeric", "overrideSpecial", "special", "upper"},
-	tString:   {"keepers", "length", "lower", "minLower", "minNumeric", "minSpecial", "minUpper", "number", "numeric", "overrideSpecial", "special", "upper"},
+	tPassword: randomgen.InputKeys,
+	tString:   randomgen.InputKeys,
 	tID:       {"byteLength", "keepers", "prefix"},
 }
 
@@ -74,7 +82,11 @@ func (p *randomProvider) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumi
 }
 
 func (p *randomProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
-	return &pulumirpc.GetSchemaResponse{Schema: fmt.Sprintf(`{"name":"random","version":%q}`, Version)}, nil
+	b, err := json.Marshal(schema(Version))
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.GetSchemaResponse{Schema: string(b)}, nil
 }
 
 func (p *randomProvider) CheckConfig(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
@@ -93,16 +105,35 @@ func (p *randomProvider) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty
 	return &emptypb.Empty{}, nil
 }
 
-func boolDefault(m resource.PropertyMap, k string, d bool) {
-	if v, ok := m[resource.PropertyKey(k)]; !ok || v.IsNull() {
-		m[resource.PropertyKey(k)] = resource.NewBoolProperty(d)
+// inputs converts the string resources' inputs to randomgen's plain values (secrets unwrapped).
+func inputs(m resource.PropertyMap) randomgen.Inputs {
+	out := randomgen.Inputs{}
+	for _, k := range randomgen.InputKeys {
+		if v, ok := m[resource.PropertyKey(k)]; ok {
+			out[k] = plain(v)
+		}
 	}
+	return out
 }
 
-func numDefault(m resource.PropertyMap, k string, d float64) {
-	if v, ok := m[resource.PropertyKey(k)]; !ok || v.IsNull() {
-		m[resource.PropertyKey(k)] = resource.NewNumberProperty(d)
+func plain(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return plain(v.SecretValue().Element)
+	case v.IsObject():
+		o := map[string]any{}
+		for k, x := range v.ObjectValue() {
+			o[string(k)] = plain(x)
+		}
+		return o
+	case v.IsBool():
+		return v.BoolValue()
+	case v.IsNumber():
+		return v.NumberValue()
+	case v.IsString():
+		return v.StringValue()
 	}
+	return nil
 }
 
 func (p *randomProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
@@ -113,23 +144,24 @@ func (p *randomProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (
 	var failures []*pulumirpc.CheckFailure
 	switch req.Type {
 	case tPassword, tString:
-		for _, k := range []string{"lower", "upper", "special", "numeric", "number"} {
-			boolDefault(news, k, true)
+		if news.ContainsUnknowns() {
+			break // as upstream: validation waits until every input is known
 		}
-		for _, k := range []string{"minLower", "minUpper", "minNumeric", "minSpecial"} {
-			numDefault(news, k, 0)
+		defaulted, _, problems := randomgen.Check(inputs(news))
+		for k, v := range defaulted {
+			if _, ok := news[resource.PropertyKey(k)]; !ok {
+				news[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
+			}
 		}
-		if v, ok := news["length"]; !ok || v.IsNull() {
-			failures = append(failures, &pulumirpc.CheckFailure{Property: "length", Reason: "missing required property 'length'"})
-		} else if v.IsNumber() && v.NumberValue() < 1 {
-			failures = append(failures, &pulumirpc.CheckFailure{Property: "length", Reason: "length must be at least 1"})
+		for _, f := range problems {
+			failures = append(failures, &pulumirpc.CheckFailure{Property: f.Property, Reason: f.Reason})
 		}
 	case tID:
 		if v, ok := news["byteLength"]; !ok || v.IsNull() {
 			failures = append(failures, &pulumirpc.CheckFailure{Property: "byteLength", Reason: "missing required property 'byteLength'"})
 		}
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "unknown resource type %q", req.Type)
+		return nil, status.Errorf(codes.InvalidArgument, "%q is not implemented by this stand-in random provider (only %s, %s, %s)", req.Type, tPassword, tString, tID)
 	}
 	out, err := marshal(news)
 	if err != nil {
@@ -151,28 +183,33 @@ func (p *randomProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*p
 	for _, k := range req.IgnoreChanges {
 		ignore[k] = true
 	}
-	var replaces []string
-	for _, k := range inputKeys[req.Type] {
-		if ignore[k] {
-			continue
+	var changed, replaces []string
+	if req.Type == tPassword || req.Type == tString {
+		changed, replaces = randomgen.Changes(inputs(olds), inputs(news))
+	} else {
+		for _, k := range inputKeys[req.Type] {
+			if o, n := olds[resource.PropertyKey(k)], news[resource.PropertyKey(k)]; !o.DeepEquals(n) {
+				changed = append(changed, k)
+			}
 		}
-		o, oOK := olds[resource.PropertyKey(k)]
-		n, nOK := news[resource.PropertyKey(k)]
-		if oOK && o.IsNull() {
-			oOK = false
-		}
-		if nOK && n.IsNull() {
-			nOK = false
-		}
-		if oOK != nOK || (oOK && !o.DeepEquals(n)) {
-			replaces = append(replaces, k)
-		}
+		replaces = changed
 	}
-	if len(replaces) == 0 {
+	changed, replaces = without(changed, ignore), without(replaces, ignore)
+	if len(changed) == 0 {
 		return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
 	}
-	sort.Strings(replaces)
-	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_SOME, Replaces: replaces, Diffs: replaces}, nil
+	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_SOME, Replaces: replaces, Diffs: changed}, nil
+}
+
+func without(keys []string, drop map[string]bool) []string {
+	var out []string
+	for _, k := range keys {
+		if !drop[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func getNum(m resource.PropertyMap, k string) int {
@@ -181,81 +218,6 @@ func getNum(m resource.PropertyMap, k string) int {
 		return 0
 	}
 	return int(v.NumberValue())
-}
-
-func getBool(m resource.PropertyMap, k string, d bool) bool {
-	v, ok := m[resource.PropertyKey(k)]
-	if !ok || !v.IsBool() {
-		return d
-	}
-	return v.BoolValue()
-}
-
-func randIndex(n int) (int, error) {
-	i, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	if err != nil {
-		return 0, err
-	}
-	return int(i.Int64()), nil
-}
-
-// generate follows terraform-provider-random's string generation: minimum counts per class first,
-// then the remainder from the union of enabled classes, then a shuffle.
-func generate(in resource.PropertyMap) (string, error) {
-	const (
-		lowerCs   = "abcdefghijklmnopqrstuvwxyz"
-		upperCs   = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		numericCs = "0123456789"
-	)
-	specialCs := "!@#$%&*()-_=+[]{}<>:?"
-	if v, ok := in["overrideSpecial"]; ok && v.IsString() {
-		specialCs = v.StringValue()
-	}
-	length := getNum(in, "length")
-	numeric := getBool(in, "numeric", true) && getBool(in, "number", true)
-	classes := []struct {
-		on  bool
-		cs  string
-		min int
-	}{
-		{getBool(in, "lower", true), lowerCs, getNum(in, "minLower")},
-		{getBool(in, "upper", true), upperCs, getNum(in, "minUpper")},
-		{numeric, numericCs, getNum(in, "minNumeric")},
-		{getBool(in, "special", true), specialCs, getNum(in, "minSpecial")},
-	}
-	var all string
-	var out []byte
-	for _, c := range classes {
-		if !c.on || c.cs == "" {
-			continue
-		}
-		all += c.cs
-		for i := 0; i < c.min; i++ {
-			j, err := randIndex(len(c.cs))
-			if err != nil {
-				return "", err
-			}
-			out = append(out, c.cs[j])
-		}
-	}
-	if all == "" {
-		return "", fmt.Errorf("at least one of lower, upper, numeric, special must be enabled")
-	}
-	for len(out) < length {
-		j, err := randIndex(len(all))
-		if err != nil {
-			return "", err
-		}
-		out = append(out, all[j])
-	}
-	for i := len(out) - 1; i > 0; i-- {
-		j, err := randIndex(i + 1)
-		if err != nil {
-			return "", err
-		}
-		out[i], out[j] = out[j], out[i]
-	}
-	return string(out), nil
 }
 
 func (p *randomProvider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
@@ -267,7 +229,11 @@ func (p *randomProvider) Create(_ context.Context, req *pulumirpc.CreateRequest)
 	var id string
 	switch req.Type {
 	case tPassword, tString:
-		s, err := generate(in)
+		_, spec, problems := randomgen.Check(inputs(in))
+		if len(problems) > 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "%s: %s", problems[0].Property, problems[0].Reason)
+		}
+		s, err := randomgen.Generate(spec, rand.Reader)
 		if err != nil {
 			return nil, err
 		}
@@ -353,6 +319,10 @@ func (p *randomProvider) Update(_ context.Context, req *pulumirpc.UpdateRequest)
 	news, err := unmarshal(req.News)
 	if err != nil {
 		return nil, err
+	}
+	// The state keeps the outputs and takes the new inputs, dropping inputs no longer set.
+	for _, k := range inputKeys[resourceType(req.Urn)] {
+		delete(olds, resource.PropertyKey(k))
 	}
 	for k, v := range news {
 		olds[k] = v
