@@ -14,10 +14,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # Checkov and friends pin libraries that clash with the program's; they get their own venv.
-gates: $(GATES_VENV)/.installed
+# actionlint has no usable wheel (its PyPI sdist downloads a binary): built from its Go module.
+ACTIONLINT_VERSION := v1.7.12
+gates: $(GATES_VENV)/.installed $(GATES_VENV)/.actionlint-$(ACTIONLINT_VERSION)
 $(GATES_VENV)/.installed: requirements-gates.txt
 	$(PYTHON) -m venv $(GATES_VENV)
 	$(GATES_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-gates.txt
+	touch $@
+$(GATES_VENV)/.actionlint-$(ACTIONLINT_VERSION): $(GATES_VENV)/.installed
+	GOBIN=$(CURDIR)/$(GATES_VENV)/bin GOFLAGS=-buildvcs=false go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	touch $@
 
 # pulumi-policy needs protobuf 5.x; the CrossGuard pack runs from its own venv.
@@ -80,3 +85,10 @@ benchmark-mocks: venv
 
 docs: venv
 	$(VENV)/bin/python -m tools.configdoc --write
+
+# Drift between a stack and its cluster, the check .github/workflows/drift.yml runs nightly:
+# exit 0 none, 2 drift (listed), 1 the check failed. Uses your pulumi login/backend and kubeconfig.
+.PHONY: drift
+drift: venv
+	@test -n "$(STACK)" || { echo "usage: make drift STACK=dev|staging|production|pr-<n>"; exit 1; }
+	$(PYTHON) -m tools.delivery drift --stack "$(STACK)"
