@@ -26,7 +26,7 @@ environment = Environment("env", EnvironmentArgs(config.environment, config.name
 data_layer = DataStoreArgs(
     namespace=config.namespace.name,
     environment=config.environment,
-    client_pod_labels=selector_labels("api", config.namespace.name),
+    clients=[selector_labels("api", config.namespace.name)],
     monitoring_namespace=None if config.monitoring.mode == "off" else config.monitoring.namespace,
     retain_volumes=config.retain_data,
 )
@@ -58,7 +58,8 @@ api = ApiService(
 ingress = Ingress(
     "ingress",
     IngressArgs(
-        config.namespace.name, config.environment, config.ingress, api.service_name, SERVICE_PORT, (config.api.metrics_path,)
+        config.namespace.name, config.environment, config.ingress, api.service_name, SERVICE_PORT, (config.api.metrics_path,),
+        api_name="api",
     ),
     opts=stateless,
 )

@@ -7,17 +7,19 @@ whose passwords reach the pods only as ``secretKeyRef``s to the Secrets those co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import ApiConfig, IngressController, Probe
-from components.connections import MetricsTarget, PostgresConnection, RedisConnection
-from components.labels import SKIP_SERVICE_AWAIT, labels, metadata, selector_labels
+from .config import ApiConfig, IngressController, Probe
+from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef
+from .labels import SKIP_SERVICE_AWAIT, labels, metadata, selector_labels, with_name
 
-NAME = "api"  # the stable name of the Deployment, Service and friends, and the app label
+NAME = "api"  # the default instance name: its Deployment, Service and friends, and the app label
+COMPONENT = "api"  # the app.kubernetes.io/component label and the rules/dashboard template
 SERVICE_PORT = 80
 METRICS_PORT_NAME = "metrics"  # the app's private metrics port: no public route points at it
 CONFIG_DIR = "/app/config"
@@ -29,6 +31,12 @@ CHECKOV_EXCEPTIONS = {"checkov.io/skip1": "CKV_K8S_35=the API contract reads pas
 
 @dataclass(frozen=True)
 class ApiServiceArgs:
+    """One HTTP service: its settings, the stores it uses, and who may call and scrape it.
+
+    ``database`` and ``cache`` fill the seed's DB_*/REDIS_* variables; each extra store adds
+    ``<INSTANCE>_HOST``-style variables and an egress rule of its own.
+    """
+
     namespace: str
     environment: str
     settings: ApiConfig
@@ -37,14 +45,52 @@ class ApiServiceArgs:
     # Who forwards public traffic to the API (None: nothing is exposed, e.g. dev's port-forward).
     ingress_controller: IngressController | None
     monitoring_namespace: str | None  # None when monitoring is off: nobody scrapes
+    extra_databases: Sequence[PostgresConnection] = ()
+    extra_caches: Sequence[RedisConnection] = ()
+    # The instance name every Kubernetes name derives from; None: the component's resource name.
+    name: str | None = None
+
+
+def instance(args: ApiServiceArgs) -> str:
+    return args.name or NAME
 
 
 def pod_selector(args: ApiServiceArgs) -> dict[str, str]:
-    return selector_labels(NAME, args.namespace)
+    return selector_labels(instance(args), args.namespace)
 
 
 def api_labels(args: ApiServiceArgs) -> dict[str, str]:
-    return labels(NAME, args.namespace, "api", args.environment, version=args.settings.image.tag)
+    return labels(instance(args), args.namespace, COMPONENT, args.environment, version=args.settings.image.tag)
+
+
+def env_prefix(host: str) -> str:
+    """``analytics-db`` -> ``ANALYTICS_DB``: the variable prefix of an extra store."""
+    return host.upper().replace("-", "_").replace(".", "_")
+
+
+def extra_store_settings(args: ApiServiceArgs) -> dict[str, str]:
+    """Host, port (and database, user) of each extra store, by its instance name."""
+    result: dict[str, str] = {}
+    for db in args.extra_databases:
+        p = env_prefix(db.host)
+        result |= {f"{p}_HOST": db.host, f"{p}_PORT": str(db.port), f"{p}_NAME": db.database, f"{p}_USER": db.user}
+    for cache in args.extra_caches:
+        p = env_prefix(cache.host)
+        result |= {f"{p}_HOST": cache.host, f"{p}_PORT": str(cache.port)}
+    return result
+
+
+def stores(args: ApiServiceArgs) -> tuple[PostgresConnection | RedisConnection, ...]:
+    """Every store the service uses: the seed's database and cache first, then the extras."""
+    return (args.database, args.cache, *args.extra_databases, *args.extra_caches)
+
+
+def password_refs(args: ApiServiceArgs) -> list[tuple[str, SecretKeyRef]]:
+    """(variable, Secret key) of every store's password: the seed's two, then the extras'."""
+    seed = ["DB_PASSWORD", "REDIS_PASSWORD"]
+    return [
+        (seed[i] if i < len(seed) else f"{env_prefix(conn.host)}_PASSWORD", conn.password) for i, conn in enumerate(stores(args))
+    ]
 
 
 def app_version(settings: ApiConfig) -> str:
@@ -81,6 +127,7 @@ def env_settings(args: ApiServiceArgs) -> dict[str, str]:
         "DB_USER": db.user,
         "REDIS_HOST": cache.host,
         "REDIS_PORT": str(cache.port),
+        **extra_store_settings(args),
         **s.env,
     }
 
@@ -95,8 +142,7 @@ def env_vars(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> list[dict[s
         {"name": key, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": key}}} for key in env_settings(args)
     ]
     secrets = [
-        {"name": env, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
-        for env, ref in (("DB_PASSWORD", args.database.password), ("REDIS_PASSWORD", args.cache.password))
+        {"name": env, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}} for env, ref in password_refs(args)
     ]
     return from_config + secrets
 
@@ -125,7 +171,7 @@ def container(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, 
     if s.persistence.enabled:
         mounts.append({"name": "data", "mountPath": DATA_DIR})
     spec: dict[str, Any] = {
-        "name": NAME,
+        "name": instance(args),
         "image": s.image.ref,
         "imagePullPolicy": s.image.pull_policy,
         "ports": container_ports(s),
@@ -164,9 +210,9 @@ def pod_spec(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, A
         {"name": "config", "configMap": {"name": config_map, "items": [{"key": f, "path": f} for f in files]}},
     ]
     if s.persistence.enabled:
-        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}})
+        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{instance(args)}-data"}})
     spec: dict[str, Any] = {
-        "serviceAccountName": NAME,
+        "serviceAccountName": instance(args),
         # Only a pod that calls the Kubernetes API gets a token.
         "automountServiceAccountToken": s.kubernetes_api_access,
         # Service links would inject REDIS_PORT=tcp://... style variables next to ours.
@@ -289,17 +335,17 @@ def egress_policy_spec(args: ApiServiceArgs) -> dict[str, Any]:
         "policyTypes": ["Egress"],
         "egress": [
             {"to": [{"podSelector": {"matchLabels": dict(conn.pod_labels)}}], "ports": [{"protocol": "TCP", "port": conn.port}]}
-            for conn in (args.database, args.cache)
+            for conn in stores(args)
         ],
     }
 
 
 def role_rules(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """Read its own ConfigMap and the two Secrets it is given, by name: no `list`, nothing else."""
+    """Read its own ConfigMap and the Secrets it is given, by name: no `list`, nothing else."""
     return [
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"], "resourceNames": [config_map]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
-         "resourceNames": [args.database.password.name, args.cache.password.name]},
+         "resourceNames": [ref.name for _, ref in password_refs(args)]},
     ]
 
 
@@ -307,17 +353,19 @@ def in_cluster_url(service: str, namespace: str) -> str:
     return f"http://{service}.{namespace}.svc.cluster.local"
 
 
-def kubectl_hints(namespace: str) -> dict[str, str]:
+def kubectl_hints(namespace: str, name: str = NAME) -> dict[str, str]:
     return {
-        "logs": f"kubectl -n {namespace} logs deployment/{NAME} --all-containers --follow",
-        "portForward": f"kubectl -n {namespace} port-forward service/{NAME} 8080:{SERVICE_PORT}",
-        "rolloutStatus": f"kubectl -n {namespace} rollout status deployment/{NAME}",
+        "logs": f"kubectl -n {namespace} logs deployment/{name} --all-containers --follow",
+        "portForward": f"kubectl -n {namespace} port-forward service/{name} 8080:{SERVICE_PORT}",
+        "rolloutStatus": f"kubectl -n {namespace} rollout status deployment/{name}",
     }
 
 
 def metrics_target(args: ApiServiceArgs) -> MetricsTarget:
     port = "http" if args.settings.metrics_port is None else METRICS_PORT_NAME
-    return MetricsTarget(name=NAME, service_labels=pod_selector(args), port=port, path=args.settings.metrics_path)
+    return MetricsTarget(
+        name=instance(args), service_labels=pod_selector(args), port=port, path=args.settings.metrics_path, kind=COMPONENT
+    )
 
 
 class ApiService(pulumi.ComponentResource):
@@ -329,27 +377,28 @@ class ApiService(pulumi.ComponentResource):
     kubectl_hints: dict[str, str]
 
     def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        args = with_name(args, name)  # validates the instance name before anything is registered
         super().__init__("platform:index:ApiService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        ns, s = args.namespace, args.settings
+        ns, s, own = args.namespace, args.settings, instance(args)
         meta_labels = api_labels(args)
 
         def meta(object_name: str | None = None) -> dict[str, Any]:
             return metadata(ns, meta_labels, object_name)
 
         account = k8s.core.v1.ServiceAccount(
-            f"{name}-account", metadata=meta(NAME), automount_service_account_token=False, opts=child
+            f"{name}-account", metadata=meta(own), automount_service_account_token=False, opts=child
         )
         # Auto-named: new content, new name, so the Deployment's pod template changes and pods roll.
         config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta(), data=config_map_data(args), opts=child)
         config_name = config_map.metadata.apply(lambda m: m["name"])
         if s.kubernetes_api_access:
-            k8s.rbac.v1.Role(f"{name}-role", metadata=meta(NAME), rules=role_rules(args, config_name), opts=child)
+            k8s.rbac.v1.Role(f"{name}-role", metadata=meta(own), rules=role_rules(args, config_name), opts=child)
             k8s.rbac.v1.RoleBinding(
                 f"{name}-role-binding",
-                metadata=meta(NAME),
-                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
-                subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": ns}],
+                metadata=meta(own),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": own},
+                subjects=[{"kind": "ServiceAccount", "name": own, "namespace": ns}],
                 opts=child,
             )
         if s.persistence.enabled:
@@ -361,35 +410,35 @@ class ApiService(pulumi.ComponentResource):
                 volume["storageClassName"] = s.persistence.storage_class
             # Data outlives a replaced or removed claim; it goes with the namespace where that is deleted.
             k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-data", metadata=meta(f"{NAME}-data"), spec=volume,
+                f"{name}-data", metadata=meta(f"{own}-data"), spec=volume,
                 opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
         # The seed's `kubectl wait` for Postgres, as a dependency: pods start once the data layer is ready.
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata={**meta(NAME), "annotations": CHECKOV_EXCEPTIONS},
+            metadata={**meta(own), "annotations": CHECKOV_EXCEPTIONS},
             spec=deployment_spec(args, config_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *args.database.ready, *args.cache.ready]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *(r for c in stores(args) for r in c.ready)]),
         )
         # After its pods are ready (the Deployment's await): the Service carries no await of its own.
         service = k8s.core.v1.Service(
-            f"{name}-service", metadata={**meta(NAME), "annotations": SKIP_SERVICE_AWAIT}, spec=service_spec(args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            f"{name}-service", metadata={**meta(own), "annotations": SKIP_SERVICE_AWAIT}, spec=service_spec(args),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[deployment])),
         )
         if s.autoscaling.enabled:
             spec = hpa_spec(args, deployment.metadata.apply(lambda m: m["name"]))
-            k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=meta(NAME), spec=spec, opts=child)
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=meta(own), spec=spec, opts=child)
         if s.max_pods > 1:
-            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(NAME), spec=pdb_spec(args), opts=child)
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(own), spec=pdb_spec(args), opts=child)
         ingress = ingress_policy_spec(args)
         if ingress is not None:
-            k8s.networking.v1.NetworkPolicy(f"{name}-allow-ingress", metadata=meta(f"{NAME}-ingress"), spec=ingress, opts=child)
+            k8s.networking.v1.NetworkPolicy(f"{name}-allow-ingress", metadata=meta(f"{own}-ingress"), spec=ingress, opts=child)
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-egress", metadata=meta(f"{NAME}-egress"), spec=egress_policy_spec(args), opts=child
+            f"{name}-allow-egress", metadata=meta(f"{own}-egress"), spec=egress_policy_spec(args), opts=child
         )
 
         self.service_name = service.metadata.apply(lambda m: m["name"])
         self.in_cluster_url = self.service_name.apply(lambda service: in_cluster_url(service, ns))
         self.metrics_target = metrics_target(args)
-        self.kubectl_hints = kubectl_hints(ns)
+        self.kubectl_hints = kubectl_hints(ns, own)
         self.register_outputs({"service_name": self.service_name, "in_cluster_url": self.in_cluster_url})

@@ -18,13 +18,13 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.validation import (
+from .validation import (
     CpuQuantity,
     CronSchedule,
     DnsLabel,
@@ -72,6 +72,11 @@ class Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, alias_generator=to_camel, validate_by_name=False
     )
+
+    @classmethod
+    def for_environment(cls, environment: str, overrides: Mapping[str, Any] | None = None) -> Self:
+        """This settings group in code: see ``settings``."""
+        return settings(cls, environment, overrides)
 
 
 # ---------------------------------------------------------------- shared blocks
@@ -166,6 +171,8 @@ class LimitRangeConfig(Model):
 
 
 class NamespaceConfig(Model):
+    """The environment's namespace, its quota and limit range (``platform:namespace``)."""
+
     name: DnsLabel
     quota: Quota
     limit_range: LimitRangeConfig
@@ -208,6 +215,8 @@ class ApiPersistence(Persistence):
 
 
 class ApiConfig(Model):
+    """Settings of one ApiService (``platform:api``); build in code with ``ApiConfig.for_environment``."""
+
     image: Image
     replicas: int = Field(ge=1, le=100)
     container_port: Port
@@ -344,6 +353,8 @@ class SecurityIds(Model):
 
 
 class PostgresConfig(Model):
+    """Settings of one Postgres instance (``platform:postgres``): image, auth, persistence, backups."""
+
     image: Image
     database: SqlIdentifier
     user: SqlIdentifier
@@ -358,6 +369,8 @@ class PostgresConfig(Model):
 
 
 class RedisConfig(Model):
+    """Settings of one Redis instance (``platform:redis``): image, memory policy, persistence."""
+
     image: Image
     resources: Resources
     persistence: Persistence
@@ -393,6 +406,8 @@ class GatewayRef(Model):
 
 
 class IngressConfig(Model):
+    """How the API is exposed (``platform:ingress``): an Ingress, a Gateway API route, or nothing."""
+
     kind: Literal["ingress", "gateway", "none"]
     class_name: DnsLabel
     host: Hostname | None = None
@@ -472,6 +487,8 @@ class LoggingConfig(Model):
 
 
 class MonitoringConfig(Model):
+    """Scraping, alerting and dashboards (``platform:monitoring``): install, existing or off."""
+
     mode: Literal["install", "existing", "off"]
     namespace: DnsLabel
     release_name: DnsLabel
@@ -542,6 +559,7 @@ GROUPS: dict[str, type[Model]] = {
     "ingress": IngressConfig,
     "monitoring": MonitoringConfig,
 }
+M = TypeVar("M", bound=Model)
 # Scalar keys, declared with types in Pulumi.yaml (Pulumi's project schema has no objects).
 SCALARS = {"environment": ""}
 
@@ -961,6 +979,25 @@ def read_pulumi_config() -> tuple[str, dict[str, Any]]:
             [f"{k}: is set as a secret, but this project takes no secrets in config (passwords are generated)" for k in secret]
         )
     return pulumi.get_stack(), raw
+
+
+def settings(model: type[M], environment: str, overrides: Mapping[str, Any] | None = None) -> M:
+    """One component's settings built in code, for programs that use the components as a library.
+
+    ``overrides`` is spelled like the stack config group (camelCase keys) and merged over the
+    ``environment``'s defaults (dev, staging, production, ephemeral). The whole configuration is
+    validated exactly as stack config is, so a bad value raises the same ``ConfigError`` naming
+    ``platform:<group>.<key>``. No ``pulumi.Config`` and no Pulumi runtime are needed.
+    """
+    group = next((name for name, cls in GROUPS.items() if cls is model), None)
+    if group is None:
+        raise TypeError(f"{model.__name__} is not a settings group; the groups are {', '.join(GROUPS)}")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError([f"{PROJECT}:environment: {environment!r} is not one of {', '.join(ENVIRONMENTS)}"])
+    config = load_config(environment, {"environment": environment, group: dict(overrides or {})})
+    result = getattr(config, group)
+    assert isinstance(result, model)
+    return result
 
 
 def from_pulumi() -> PlatformConfig:

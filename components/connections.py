@@ -18,6 +18,8 @@ class SecretKeyRef:
 
 @dataclass(frozen=True)
 class PostgresConnection:
+    """How a client reaches one Postgres instance; the password only as a Secret reference."""
+
     host: str  # the stable ClusterIP Service name, resolvable inside the namespace
     port: int
     database: str
@@ -30,6 +32,8 @@ class PostgresConnection:
 
 @dataclass(frozen=True)
 class RedisConnection:
+    """How a client reaches one Redis instance; the password only as a Secret reference."""
+
     host: str
     port: int
     password: SecretKeyRef
@@ -41,7 +45,12 @@ class RedisConnection:
 class MetricsTarget:
     """What a ServiceMonitor needs to scrape one workload."""
 
-    name: str  # short role name: api, postgres, redis
+    name: str  # the instance name: the scrape job, the ServiceMonitor and dashboard names
     service_labels: dict[str, str]  # selector labels of the Service that exposes the port
     port: str  # the Service port name
     path: str
+    kind: str = ""  # which rules/dashboard template applies (api, postgres, redis); empty: ``name``
+
+    @property
+    def template(self) -> str:
+        return self.kind or self.name

@@ -6,6 +6,7 @@ The spec builders are pure (dicts in, dicts out); ``DataStore`` registers them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import Exporter, Image, Persistence, Resources, SecurityIds
-from components.connections import MetricsTarget
-from components.labels import SKIP_SERVICE_AWAIT, labels, metadata, selector_labels
-from components.validation import parse_quantity
+from .config import Exporter, Image, Persistence, Resources, SecurityIds
+from .connections import MetricsTarget
+from .labels import SKIP_SERVICE_AWAIT, labels, metadata, selector_labels
+from .validation import parse_quantity
 
 # A Kubernetes object part as YAML spells it (camelCase). pulumi-kubernetes types its inputs as
 # TypedDicts, which plain dicts never match; the tests check these dicts instead.
@@ -35,11 +36,16 @@ OWN_UID_EXCEPTION = {
 
 @dataclass(frozen=True, kw_only=True)
 class DataStoreArgs:
+    """What Postgres and Redis instances share: where they run and who may connect."""
+
     namespace: str
     environment: str
-    client_pod_labels: dict[str, str]  # the API pods: the only clients
+    clients: Sequence[Mapping[str, str]]  # pod labels of each client workload: the only pods let in
     monitoring_namespace: str | None  # None: no scraper to let in
     retain_volumes: bool  # keep the PVCs when the StatefulSet goes away
+    # The instance name every Kubernetes name and selector derives from; None: the component's
+    # resource name (the component fills it in), or the store's default for a bare spec call.
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class Store:
     port: int
     metrics_port: int
     args: DataStoreArgs
+    port_name: str  # the store's kind (postgres, redis): at most 15 characters, unlike an instance name
 
     @property
     def selector(self) -> dict[str, str]:
@@ -80,7 +87,7 @@ class Store:
     def metrics_target(self) -> MetricsTarget:
         return MetricsTarget(
             name=self.app, service_labels={**self.selector, "app.kubernetes.io/component": METRICS_PORT_NAME},
-            port=METRICS_PORT_NAME, path="/metrics",
+            port=METRICS_PORT_NAME, path="/metrics", kind=self.port_name,
         )
 
 
@@ -218,7 +225,7 @@ def single_pod_statefulset(store: Store, persistence: Persistence, pod: dict[str
 
 def service_specs(store: Store, metrics: bool) -> dict[str, tuple[Manifest, Manifest]]:
     """{role: (metadata, spec)}: the client ClusterIP (DB_HOST), the StatefulSet's headless one, metrics."""
-    port = {"name": store.app, "port": store.port, "targetPort": store.app, "protocol": "TCP"}
+    port = {"name": store.port_name, "port": store.port, "targetPort": store.port_name, "protocol": "TCP"}
     services = {
         "service": (
             {**store.metadata(store.app), "annotations": SKIP_SERVICE_AWAIT},
@@ -236,11 +243,11 @@ def service_specs(store: Store, metrics: bool) -> dict[str, tuple[Manifest, Mani
     return services
 
 
-def ingress_policy_spec(store: Store, clients: list[dict[str, str]], metrics: bool) -> Manifest:
+def ingress_policy_spec(store: Store, clients: Sequence[Mapping[str, str]], metrics: bool) -> Manifest:
     """Only the given client pods reach the store's port; only the monitoring namespace its metrics."""
     rules: list[dict[str, Any]] = [
         {
-            "from": [{"podSelector": {"matchLabels": pods}} for pods in clients],
+            "from": [{"podSelector": {"matchLabels": dict(pods)}} for pods in clients],
             "ports": [{"protocol": "TCP", "port": store.port}],
         }
     ]
@@ -304,6 +311,6 @@ class DataStore(pulumi.ComponentResource):
             k8s.core.v1.Service(f"{name}-{role}", metadata=meta, spec=spec, opts=after_pods)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-policy", metadata=store.metadata(store.app),
-            spec=ingress_policy_spec(store, [store.args.client_pod_labels, *extra_clients], metrics), opts=self._plain,
+            spec=ingress_policy_spec(store, [*store.args.clients, *extra_clients], metrics), opts=self._plain,
         )
         self.metrics_target = store.metrics_target() if metrics else None

@@ -8,14 +8,16 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import NamespaceConfig
-from components.labels import labels, metadata
+from .config import NamespaceConfig
+from .labels import labels, metadata
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 
 @dataclass(frozen=True)
 class EnvironmentArgs:
+    """The environment's name (a label) and its namespace settings."""
+
     environment: str
     settings: NamespaceConfig
 

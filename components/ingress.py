@@ -20,24 +20,27 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import IngressConfig
-from components.labels import labels, metadata
+from .config import IngressConfig
+from .labels import labels, metadata
 
-NAME = "api"
+NAME = "api"  # the default API instance
 
 
 @dataclass(frozen=True)
 class IngressArgs:
+    """The public route to one ApiService instance."""
+
     namespace: str
     environment: str
     settings: IngressConfig
     service_name: pulumi.Input[str]
     service_port: int
     private_paths: tuple[str, ...] = ()  # never routed publicly (the API's metrics path)
+    api_name: str = NAME  # the routed ApiService instance: the Ingress/HTTPRoute and TLS Secret names derive from it
 
 
-def tls_secret_name(settings: IngressConfig) -> str:
-    return settings.tls.secret_name or f"{NAME}-tls"
+def tls_secret_name(settings: IngressConfig, api_name: str = NAME) -> str:
+    return settings.tls.secret_name or f"{api_name}-tls"
 
 
 def public_url(settings: IngressConfig) -> str | None:
@@ -71,7 +74,7 @@ def ingress_spec(args: IngressArgs) -> dict[str, Any]:
         rule["host"] = settings.host
     spec: dict[str, Any] = {"ingressClassName": settings.class_name, "rules": [rule]}
     if settings.tls.enabled:
-        spec["tls"] = [{"hosts": [settings.host], "secretName": tls_secret_name(settings)}]
+        spec["tls"] = [{"hosts": [settings.host], "secretName": tls_secret_name(settings, args.api_name)}]
     return spec
 
 
@@ -113,8 +116,8 @@ class Ingress(pulumi.ComponentResource):
         super().__init__("platform:index:Ingress", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        meta_labels = labels(NAME, args.namespace, "ingress", args.environment)
-        meta: dict[str, Any] = metadata(args.namespace, meta_labels, NAME, annotations=ingress_annotations(settings))
+        meta_labels = labels(args.api_name, args.namespace, "ingress", args.environment)
+        meta: dict[str, Any] = metadata(args.namespace, meta_labels, args.api_name, annotations=ingress_annotations(settings))
         if settings.kind == "ingress":
             k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta, spec=ingress_spec(args), opts=child)
         elif settings.kind == "gateway":

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from .config import ConfigError
+
+Args = TypeVar("Args")
+# A DNS-1035 label (Service names need one) short enough for the longest derived name, such as
+# `<instance>-headless` or a StatefulSet pod's controller-revision-hash label.
+INSTANCE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 PART_OF = "platform"
 ENVIRONMENT_LABEL = "platform.example.com/environment"
@@ -31,6 +40,20 @@ def labels(app: str, instance: str, component: str, environment: str, version: s
     if version:
         # Label values allow at most 63 characters of [A-Za-z0-9_.-].
         result["app.kubernetes.io/version"] = version[:63].strip("-_.")
+    return result
+
+
+def with_name(args: Args, name: str) -> Args:
+    """``args`` with its instance name (``args.name``) taken from the component's resource name
+    unless set: by default the Pulumi name and every Kubernetes name derived from it agree.
+    Raises before the component registers anything if the name cannot name Kubernetes objects."""
+    result = args if getattr(args, "name", None) else replace(args, name=name)  # type: ignore[type-var]
+    instance = str(getattr(result, "name", ""))
+    if not INSTANCE_NAME.match(instance):
+        raise ConfigError([
+            f"instance name {instance!r}: must be 1 to 40 lowercase letters, digits and '-', starting with a letter "
+            "and ending with a letter or digit (every Kubernetes name of the instance derives from it)"
+        ])
     return result
 
 

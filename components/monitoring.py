@@ -15,7 +15,7 @@ sidecar searches ALL namespaces for ``grafana_dashboard: "1"`` ConfigMaps.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -26,12 +26,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from components.config import LoggingConfig, MonitoringConfig, Resources
-from components.connections import MetricsTarget
-from components.labels import labels, metadata
-from components.validation import parse_quantity
+from .config import LoggingConfig, MonitoringConfig, Resources
+from .connections import MetricsTarget
+from .labels import labels, metadata
+from .validation import parse_quantity
 
-ASSETS = Path(__file__).resolve().parent.parent / "monitoring"
+# The repository's monitoring/ directory; an installed wheel carries a copy inside the package.
+_PACKAGED_ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = _PACKAGED_ASSETS if _PACKAGED_ASSETS.is_dir() else Path(__file__).resolve().parent.parent / "monitoring"
 STACK_CHART = ("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts")
 LOGGING_CHART = ("fluent-bit", "https://fluent.github.io/helm-charts")
 NAMESPACE_TOKEN = "${namespace}"  # noqa: S105 - a placeholder in monitoring/rules/*.yaml, not a secret
@@ -45,6 +47,8 @@ LOG_PORTS = {"es": 9200, "forward": 24224, "loki": 3100}
 
 @dataclass(frozen=True)
 class MonitoringArgs:
+    """The targets to scrape, alert on and chart, and how (or whether) Prometheus runs."""
+
     environment: str
     namespace: pulumi.Input[str]  # the app namespace (an Output carries the dependency on it)
     settings: MonitoringConfig
@@ -60,19 +64,44 @@ def _resources(res: Resources) -> dict[str, Any]:
 
 
 def rule_files(targets: Sequence[MetricsTarget], postgres_backups: bool) -> list[str]:
-    """The files of monitoring/rules/ that apply: platform-wide ones plus one per target."""
-    names = {"platform", *(t.name for t in targets)}
+    """The files of monitoring/rules/ that apply: platform-wide ones plus one per kind of target."""
+    names = {"platform", *(t.template for t in targets)}
     if postgres_backups and "postgres" in names:
         names.add("postgres-backup")
     return sorted(n for n in names if (ASSETS / "rules" / f"{n}.yaml").exists())
 
 
-def render_rules(namespace: str, files: Sequence[str]) -> dict[str, Any]:
-    """A PrometheusRule spec (= a Prometheus rule file) scoped to one namespace."""
+def instance_jobs(targets: Sequence[MetricsTarget]) -> dict[str, list[str]]:
+    """{template: the job names of its instances}, e.g. {"postgres": ["postgres", "analytics"]}."""
+    jobs: dict[str, list[str]] = {}
+    for target in targets:
+        jobs.setdefault(target.template, []).append(target.name)
+    return jobs
+
+
+def retarget(value: Any, template: str, job: str) -> Any:
+    """A rule or dashboard written for ``job="<template>"``, aimed at another instance's job."""
+    if isinstance(value, str):
+        return value.replace(f'job="{template}"', f'job="{job}"')
+    if isinstance(value, dict):
+        return {key: retarget(child, template, job) for key, child in value.items()}
+    if isinstance(value, list):
+        return [retarget(child, template, job) for child in value]
+    return value
+
+
+def render_rules(namespace: str, files: Sequence[str], jobs: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """A PrometheusRule spec (= a Prometheus rule file) scoped to one namespace: each template
+    file once per instance of its kind (``jobs``; by default one instance named like the file)."""
     groups: list[dict[str, Any]] = []
     for name in files:
         text = (ASSETS / "rules" / f"{name}.yaml").read_text().replace(NAMESPACE_TOKEN, namespace)
-        groups += yaml.safe_load(text)["groups"]
+        template_groups = yaml.safe_load(text)["groups"]
+        for job in (jobs or {}).get(name, [name]):
+            if job == name:
+                groups += template_groups
+            else:  # group names must be unique in a rule file
+                groups += [{**retarget(g, name, job), "name": f"{job}-{g['name']}"} for g in template_groups]
     return {"groups": groups}
 
 
@@ -84,8 +113,8 @@ def service_monitor_spec(target: MetricsTarget, namespace: str, interval: str) -
         # A stable job name ("api", "postgres", "redis") whatever the Service is called: the rules use it.
         "relabelings": [{"targetLabel": "job", "replacement": target.name, "action": "replace"}],
     }
-    if target.name in METRIC_RELABELINGS:
-        endpoint["metricRelabelings"] = METRIC_RELABELINGS[target.name]
+    if target.template in METRIC_RELABELINGS:
+        endpoint["metricRelabelings"] = METRIC_RELABELINGS[target.template]
     return {
         "selector": {"matchLabels": dict(target.service_labels)},
         "namespaceSelector": {"matchNames": [namespace]},
@@ -93,9 +122,14 @@ def service_monitor_spec(target: MetricsTarget, namespace: str, interval: str) -
     }
 
 
-def dashboard(name: str, namespace: str) -> str:
-    """monitoring/dashboards/<name>.json pinned to one namespace, with a uid unique per namespace."""
-    board = json.loads((ASSETS / "dashboards" / f"{name}.json").read_text())
+def dashboard(name: str, namespace: str, template: str | None = None) -> str:
+    """monitoring/dashboards/<template>.json for the instance ``name``, pinned to one namespace,
+    with a uid unique per namespace and instance."""
+    template = template or name
+    board = json.loads((ASSETS / "dashboards" / f"{template}.json").read_text())
+    if name != template:
+        board = retarget(board, template, name)
+        board["title"] = f"{board['title']} {name}"
     board["uid"] = f"{namespace}-{name}"[:40]
     board["title"] = f"{board['title']} ({namespace})"
     for variable in board["templating"]["list"]:
@@ -272,18 +306,18 @@ class Monitoring(pulumi.ComponentResource):
         on_crds = pulumi.ResourceOptions(parent=self, depends_on=crds)
         for target in args.targets:
             self._service_monitor(name, args, target, app_ns, on_crds)
-        files = rule_files(args.targets, args.postgres_backups)
+        files, jobs = rule_files(args.targets, args.postgres_backups), instance_jobs(args.targets)
         k8s.apiextensions.CustomResource(
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, "alerts"), "platform-alerts")),
-            spec=app_ns.apply(lambda ns: render_rules(ns, files)),
+            spec=app_ns.apply(lambda ns: render_rules(ns, files, jobs)),
             opts=on_crds,
         )
         for target in args.targets:
-            if (ASSETS / "dashboards" / f"{target.name}.json").exists():
-                self._dashboard(name, args, target.name, app_ns)
+            if (ASSETS / "dashboards" / f"{target.template}.json").exists():
+                self._dashboard(name, args, target, app_ns)
         self.register_outputs({"endpoints": self.endpoints})
 
     # One method per target object: the lambdas close over a parameter, not over the loop variable.
@@ -304,12 +338,13 @@ class Monitoring(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _dashboard(self, name: str, args: MonitoringArgs, board: str, app_ns: pulumi.Output[str]) -> None:
+    def _dashboard(self, name: str, args: MonitoringArgs, target: MetricsTarget, app_ns: pulumi.Output[str]) -> None:
+        board = target.name
         dashboard_labels = {**self._labels(args, "dashboard"), "grafana_dashboard": "1"}
         k8s.core.v1.ConfigMap(
             f"{name}-{board}-dashboard",
             metadata=app_ns.apply(lambda ns: metadata(ns, dashboard_labels, f"dashboard-{board}")),
-            data=app_ns.apply(lambda ns: {f"{board}.json": dashboard(board, ns)}),
+            data=app_ns.apply(lambda ns: {f"{board}.json": dashboard(board, ns, target.template)}),
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -7,19 +7,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import datastore
-from components.config import PostgresConfig
-from components.connections import PostgresConnection, SecretKeyRef
-from components.datastore import DataStore, DataStoreArgs, Manifest, Store
-from components.labels import selector_labels
+from . import datastore
+from .config import PostgresConfig
+from .connections import PostgresConnection, SecretKeyRef
+from .datastore import DataStore, DataStoreArgs, Manifest, Store
+from .labels import selector_labels, with_name
 
 PORT = 5432
 METRICS_PORT = 9187
 DATA_MOUNT = "/var/lib/postgresql/data"
 # initdb refuses a non-empty directory, and a fresh volume holds lost+found: use a subdirectory.
 PGDATA = f"{DATA_MOUNT}/pgdata"
-BACKUP = "postgres-backup"
-BACKUP_CLAIM = "postgres-backups"
+NAME = "postgres"  # the default instance name
 BACKUP_MOUNT = "/backups"
 # Scratch space: the server's socket and lock file, and /tmp, which neither postgres (its temp
 # files live in PGDATA) nor pg_dump (it writes to the backup volume) fills in normal work.
@@ -56,15 +55,26 @@ OBJECT_STORE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 @dataclass(frozen=True, kw_only=True)
 class PostgresArgs(DataStoreArgs):
+    """One Postgres instance: the shared data-store args plus its validated settings."""
+
     settings: PostgresConfig
 
 
 def store(args: PostgresArgs) -> Store:
-    return Store("postgres", "database", PORT, METRICS_PORT, args)
+    return Store(args.name or NAME, "database", PORT, METRICS_PORT, args, NAME)
+
+
+def backup_name(args: PostgresArgs) -> str:
+    """The backup CronJob and its policy (``postgres-backup`` for the default instance)."""
+    return f"{store(args).app}-backup"
+
+
+def backup_claim(args: PostgresArgs) -> str:
+    return f"{store(args).app}-backups"
 
 
 def backup_selector(args: PostgresArgs) -> dict[str, str]:
-    return selector_labels(BACKUP, args.namespace)
+    return selector_labels(backup_name(args), args.namespace)
 
 
 def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
@@ -76,7 +86,7 @@ def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Mani
     stop = ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast", "-w", "-t", str(s.termination_grace_period_seconds - 10)]
     ready = ["pg_isready", "--host=127.0.0.1", f"--port={PORT}", f"--username={s.user}", f"--dbname={s.database}"]
     postgres = datastore.container(
-        "postgres", s.image, s.resources, (pg.app, PORT), datastore.ephemeral_storage(volumes),
+        "postgres", s.image, s.resources, (pg.port_name, PORT), datastore.ephemeral_storage(volumes),
         args=["-c", f"max_connections={s.max_connections}"],
         env=[
             {"name": "POSTGRES_DB", "value": s.database},
@@ -114,7 +124,8 @@ def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> M
     """pg_dump in custom format (pg_restore can pick tables), the newest ``keep`` dumps kept."""
     s, pg = args.settings, store(args)
     volumes, mounts = datastore.empty_dirs(("tmp", "/tmp", TMP_SIZE))  # noqa: S108 - an emptyDir
-    volumes += [{"name": "backups", "persistentVolumeClaim": {"claimName": BACKUP_CLAIM}}, datastore.secret_volume(secret_name)]
+    backups = {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim(args)}}
+    volumes += [backups, datastore.secret_volume(secret_name)]
     # libpq's own variables: pg_dump needs no arguments and no password on its command line.
     variables = {"PGHOST": pg.app, "PGPORT": str(PORT), "PGDATABASE": s.database, "PGUSER": s.user,
                  "PASSWORD_FILE": pg.password_file, "KEEP": str(s.backup.keep)}
@@ -191,6 +202,7 @@ class Postgres(DataStore):
     connection: PostgresConnection
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
+        args = with_name(args, name)
         pg, s = store(args), args.settings
         super().__init__("platform:index:Postgres", name, pg, opts)
         backup_clients = [backup_selector(args)] if s.backup.enabled else []
@@ -198,15 +210,17 @@ class Postgres(DataStore):
 
         if s.backup.enabled:
             claim = k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-backups", metadata=pg.metadata(BACKUP_CLAIM, "backup"), spec=backup_claim_spec(args), opts=self._data
+                f"{name}-backups", metadata=pg.metadata(backup_claim(args), "backup"), spec=backup_claim_spec(args),
+                opts=self._data,
             )
             k8s.batch.v1.CronJob(
-                f"{name}-backup", metadata=pg.workload_metadata(BACKUP, "backup"),
+                f"{name}-backup", metadata=pg.workload_metadata(backup_name(args), "backup"),
                 spec=backup_cronjob_spec(args, self.secret_name),
                 opts=pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[claim, self.statefulset])),
             )
             k8s.networking.v1.NetworkPolicy(
-                f"{name}-backup-policy", metadata=pg.metadata(BACKUP, "backup"), spec=backup_egress_spec(args), opts=self._plain
+                f"{name}-backup-policy", metadata=pg.metadata(backup_name(args), "backup"), spec=backup_egress_spec(args),
+                opts=self._plain,
             )
 
         self.connection = PostgresConnection(

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import datastore
-from components.config import RedisConfig
-from components.connections import RedisConnection, SecretKeyRef
-from components.datastore import DataStore, DataStoreArgs, Manifest, Store
-from components.validation import parse_quantity
+from . import datastore
+from .config import RedisConfig
+from .connections import RedisConnection, SecretKeyRef
+from .datastore import DataStore, DataStoreArgs, Manifest, Store
+from .labels import with_name
+from .validation import parse_quantity
 
+NAME = "redis"  # the default instance name
 PORT = 6379
 METRICS_PORT = 9121
 CONFIG_DIR = "/etc/redis"
@@ -32,11 +34,13 @@ DANGEROUS_COMMANDS = ("FLUSHALL", "FLUSHDB", "CONFIG", "DEBUG", "SHUTDOWN", "MOD
 
 @dataclass(frozen=True, kw_only=True)
 class RedisArgs(DataStoreArgs):
+    """One Redis instance: the shared data-store args plus its validated settings."""
+
     settings: RedisConfig
 
 
 def store(args: RedisArgs) -> Store:
-    return Store("redis", "cache", PORT, METRICS_PORT, args)
+    return Store(args.name or NAME, "cache", PORT, METRICS_PORT, args, NAME)
 
 
 def redis_conf(settings: RedisConfig, secret_dir: str) -> str:
@@ -69,7 +73,7 @@ def statefulset_spec(args: RedisArgs, secret_name: pulumi.Input[str], config_map
     scratch, scratch_mounts = datastore.empty_dirs(("tmp", "/tmp", TMP_SIZE))  # noqa: S108 - an emptyDir
     scratch += datastore.data_empty_dir(s.persistence)
     redis = datastore.container(
-        "redis", s.image, s.resources, (rd.app, PORT), datastore.ephemeral_storage(scratch),
+        "redis", s.image, s.resources, (rd.port_name, PORT), datastore.ephemeral_storage(scratch),
         command=["redis-server", f"{CONFIG_DIR}/redis.conf"],
         volumeMounts=[
             {"name": datastore.DATA_VOLUME, "mountPath": "/data"},
@@ -101,6 +105,7 @@ class Redis(DataStore):
     connection: RedisConnection
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
+        args = with_name(args, name)
         rd, s = store(args), args.settings
         super().__init__("platform:index:Redis", name, rd, opts)
         # Auto-named: a changed redis.conf gets a new name, which rolls the pod.

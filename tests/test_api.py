@@ -340,3 +340,51 @@ def test_kubernetes_api_access_adds_a_named_get_only_role():
     binding = run.one("RoleBinding", "api-role-binding")
     assert binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "api", "namespace": "dev"}]
     assert run.one("Deployment", "api-deployment").spec["template"]["spec"]["automountServiceAccountToken"] is True
+
+
+# ---------------------------------------------------------------- instances and extra stores
+
+
+def test_instance_name_names_every_object_and_selector():
+    from dataclasses import replace
+
+    worker = replace(make_args(), name="worker")
+    spec = api.deployment_spec(worker, "cm")
+    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": "worker", "app.kubernetes.io/instance": "production"}
+    pod = spec["template"]["spec"]
+    assert (pod["serviceAccountName"], pod["containers"][0]["name"]) == ("worker", "worker")
+    assert api.metrics_target(worker).name == "worker" and api.metrics_target(worker).kind == "api"
+    assert api.kubectl_hints("ns", "worker")["logs"].startswith("kubectl -n ns logs deployment/worker ")
+
+
+def test_extra_databases_and_caches_get_variables_secrets_egress_and_rbac():
+    from dataclasses import replace
+
+    analytics_pods = {"app.kubernetes.io/name": "analytics-db", "app.kubernetes.io/instance": "ns"}
+    analytics = PostgresConnection("analytics-db", 5432, "events", "reader", SecretKeyRef("analytics-secret", "password"),
+                                   analytics_pods)
+    sessions = RedisConnection("sessions", 6379, SecretKeyRef("sessions-secret", "password"), {"x": "sessions"})
+    args = replace(make_args(), extra_databases=[analytics], extra_caches=[sessions])
+    data = api.config_map_data(args)
+    assert {k: data[k] for k in ("ANALYTICS_DB_HOST", "ANALYTICS_DB_PORT", "ANALYTICS_DB_NAME", "ANALYTICS_DB_USER")} == {
+        "ANALYTICS_DB_HOST": "analytics-db", "ANALYTICS_DB_PORT": "5432", "ANALYTICS_DB_NAME": "events",
+        "ANALYTICS_DB_USER": "reader",
+    }
+    assert (data["SESSIONS_HOST"], data["DB_HOST"]) == ("sessions", "postgres")  # the seed's variables: the first stores
+    env = env_of(container_of(api.deployment_spec(args, "cm")))
+    assert env["ANALYTICS_DB_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "analytics-secret", "key": "password"}}
+    assert env["SESSIONS_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "sessions-secret", "key": "password"}}
+    egress = api.egress_policy_spec(args)["egress"]
+    assert [rule["to"][0]["podSelector"]["matchLabels"] for rule in egress] == [PG_PODS, REDIS_PODS, analytics_pods,
+                                                                                 {"x": "sessions"}]
+    secrets = api.role_rules(args, "cm")[1]["resourceNames"]
+    assert secrets == [PG_SECRET, REDIS_SECRET, "analytics-secret", "sessions-secret"]
+
+
+@pytest.mark.parametrize("bad", ["Api", "2nd-api", "api_v2", "api-", "a" * 41])
+def test_an_instance_name_that_cannot_name_kubernetes_objects_is_refused(bad: str):
+    from components.labels import with_name
+
+    with pytest.raises(ConfigError, match=f"instance name '{bad}': must be 1 to 40 lowercase letters"):
+        with_name(make_args(), bad)
+    assert with_name(make_args(), "a" * 40).name == "a" * 40

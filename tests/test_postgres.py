@@ -298,7 +298,7 @@ def _args(stack: str = "dev", **postgres: Any) -> PostgresArgs:
     config = load_config(stack, {"postgres": postgres})
     return PostgresArgs(
         namespace=stack, environment=config.environment, settings=config.postgres,
-        client_pod_labels=selector_labels("api", stack), monitoring_namespace=None, retain_volumes=False,
+        clients=[selector_labels("api", stack)], monitoring_namespace=None, retain_volumes=False,
     )
 
 
@@ -368,10 +368,11 @@ def mocked() -> None:
 
 @pulumi.runtime.test
 def test_connection_object(mocked: None) -> pulumi.Output:
+    # The instance name is the identity: a Postgres called "pg" serves as host "pg".
     component = Postgres("pg", _args())
     connection = component.connection
-    assert (connection.host, connection.port, connection.database, connection.user) == ("postgres", 5432, "myapp", "app")
-    assert connection.pod_labels == selector_labels("postgres", "dev")
+    assert (connection.host, connection.port, connection.database, connection.user) == ("pg", 5432, "myapp", "app")
+    assert connection.pod_labels == selector_labels("pg", "dev")
     assert list(connection.ready) == [component.statefulset] and connection.password.key == "password"
     assert component.metrics_target is not None and component.metrics_target.port == "metrics"
 

@@ -171,7 +171,7 @@ def test_redis_conf_follows_config(policy: str) -> None:
 def test_storage_class_and_retention_from_args() -> None:
     config = load_config("dev", {"redis": {"persistence": {"enabled": True, "storageClass": "fast"}}})
     args = RedisArgs(
-        namespace="dev", environment="dev", settings=config.redis, client_pod_labels={"app": "x"},
+        namespace="dev", environment="dev", settings=config.redis, clients=[{"app": "x"}],
         monitoring_namespace=None, retain_volumes=True,
     )
     spec = statefulset_spec(args, "secret", "config")

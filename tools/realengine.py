@@ -57,11 +57,14 @@ def local_cluster(env: dict[str, str]) -> dict[str, str]:
     return result
 
 
-def copy_project(project: Path) -> None:
-    """Copy (or refresh) the program into ``project`` and link the repository's venv."""
+def copy_project(project: Path, root: Path = ROOT, files: list[str] = CODE_FILES) -> None:
+    """Copy (or refresh) the program at ``root`` (another checkout, or an example) into
+    ``project`` and link the repository's venv."""
     project.mkdir(parents=True, exist_ok=True)
-    for name in CODE_FILES:
-        source, target = ROOT / name, project / name
+    for name in files:
+        source, target = root / name, project / name
+        if not source.exists() and root != ROOT:
+            continue  # a base revision of the upgrade test may predate a file
         if target.is_dir():
             shutil.rmtree(target)
         target.unlink(missing_ok=True)
@@ -74,9 +77,10 @@ def copy_project(project: Path) -> None:
     venv.symlink_to(ROOT / "venv")
 
 
-def write_local_config(stack_file: Path, stack: str, extra: dict[str, Any] | None = None) -> None:
-    """The repository's config for ``stack`` plus the local overrides, under the salt in ``stack_file``."""
-    repo_file = ROOT / f"Pulumi.{stack}.yaml"
+def write_local_config(stack_file: Path, stack: str, extra: dict[str, Any] | None = None, root: Path = ROOT) -> None:
+    """The repository's (or checkout ``root``'s) config for ``stack`` plus the local overrides,
+    under the salt in ``stack_file``."""
+    repo_file = root / f"Pulumi.{stack}.yaml"
     config = (yaml.safe_load(repo_file.read_text()) or {}).get("config", {}) if repo_file.exists() else {}
     data = yaml.safe_load(stack_file.read_text()) or {}
     data["config"] = {**config, **LOCAL_OVERRIDES, **(extra or {})}
@@ -91,11 +95,11 @@ class Workspace:
     env: dict[str, str]
 
     @classmethod
-    def create(cls, base: Path, env: dict[str, str]) -> Workspace:
+    def create(cls, base: Path, env: dict[str, str], root: Path = ROOT, files: list[str] = CODE_FILES) -> Workspace:
         if not (ROOT / "venv" / "bin" / "python").exists():
             raise ToolchainMissing("the project's virtualenv ./venv is missing: run `make venv`")
         project = base / "project"
-        copy_project(project)
+        copy_project(project, root, files)
         (base / "state").mkdir()
         env = {
             **env,
@@ -136,10 +140,10 @@ class Workspace:
     def delete_namespaces(self, *names: str) -> None:
         self.kubectl("delete", "namespace", *names, "--ignore-not-found", "--wait=true", "--timeout=180s", timeout=240)
 
-    def init_stack(self, stack: str, extra: dict[str, Any] | None = None) -> None:
-        """Create the stack with the repo's stack file (if any) plus the local overrides."""
+    def init_stack(self, stack: str, extra: dict[str, Any] | None = None, root: Path = ROOT) -> None:
+        """Create the stack with the repo's (or ``root``'s) stack file (if any) plus the local overrides."""
         self.pulumi("stack", "init", "--secrets-provider", "passphrase", stack=stack)
-        write_local_config(self.dir / f"Pulumi.{stack}.yaml", stack, extra)
+        write_local_config(self.dir / f"Pulumi.{stack}.yaml", stack, extra, root)
 
     def set_config(self, stack: str, key: str, value: Any) -> None:
         stack_file = self.dir / f"Pulumi.{stack}.yaml"

@@ -1,0 +1,121 @@
+"""The components as a library: the installed wheel, settings built in code, the public API."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import components
+from components.config import ApiConfig, ConfigError, PostgresConfig, load_config, settings
+from tools.engine import ROOT
+from tools.library import IMPORT_NAME, install
+
+EXAMPLE = ROOT / "examples" / "two-services"
+# Run in a clean interpreter, from a directory outside the repository: only the wheel's package
+# and the mock harness (tools/) are importable by name; `components` must never be imported.
+CHECK = """
+import json, sys
+from pathlib import Path
+import platform_components as pc
+from platform_components import monitoring
+from tools.engine import run_program
+run = run_program("dev", root=Path(sys.argv[1]))
+print(json.dumps({
+    "package": pc.__file__, "assets": str(monitoring.ASSETS), "error": repr(run.error) if run.error else None,
+    "kinds": sorted({r.kind for r in run.kubernetes()}), "objects": len(run.kubernetes()),
+    "repo_modules": sorted(m for m in sys.modules if m == "components" or m.startswith("components.")),
+}))
+"""
+
+
+def test_installed_wheel_runs_the_example_from_site_packages(tmp_path: Path) -> None:
+    target = install(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK, str(EXAMPLE)], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["error"] is None
+    assert Path(result["package"]).is_relative_to(target)
+    # The rules and dashboards ship inside the package, not beside the repository.
+    assert Path(result["assets"]) == target / IMPORT_NAME / "assets"
+    assert result["repo_modules"] == []
+    assert {"Deployment", "StatefulSet", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"} <= set(result["kinds"])
+    assert result["objects"] >= 40
+
+
+def test_no_absolute_import_of_the_package_inside_it() -> None:
+    """`from components...` works in the repository but not from site-packages."""
+    offenders = [
+        f"{path.name}:{n}"
+        for path in sorted((ROOT / "components").glob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.match(r"\s*(from|import) components\b", line)
+    ]
+    assert offenders == []
+
+
+def test_distribution_pins_match_the_program_requirements() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [
+        line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(project["dependencies"], key=str.lower) == sorted(requirements, key=str.lower)
+    assert project["version"] == components.__version__
+    assert (ROOT / "components" / "py.typed").exists()
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "production", "ephemeral"])
+def test_settings_in_code_are_the_environment_defaults(environment: str) -> None:
+    stack = environment if environment != "ephemeral" else "pr-1"
+    config = load_config(stack, {})
+    assert ApiConfig.for_environment(environment) == config.api
+    assert settings(PostgresConfig, environment) == config.postgres
+
+
+def test_settings_in_code_merge_overrides_like_stack_config() -> None:
+    built = ApiConfig.for_environment("staging", {"replicas": 4, "probes": {"readiness": {"path": "/up"}}})
+    assert (built.replicas, built.probes.readiness.path) == (4, "/up")
+    assert built.probes.liveness == load_config("staging", {}).api.probes.liveness
+
+
+@pytest.mark.parametrize(
+    ("environment", "overrides"),
+    [
+        ("production", {"persistence": {"enabled": False}}),  # an environment rule
+        ("dev", {"persistence": {"size": "5GB"}}),  # a field rule
+        ("dev", {"replcias": 2}),  # an unknown key
+        ("dev", {"password": "hunter2"}),  # no secrets in settings either
+    ],
+)
+def test_settings_in_code_fail_with_the_stack_config_errors(environment: str, overrides: dict) -> None:
+    with pytest.raises(ConfigError) as in_code:
+        PostgresConfig.for_environment(environment, overrides)
+    with pytest.raises(ConfigError) as in_stack:
+        load_config(environment, {"postgres": overrides})
+    assert in_code.value.problems == in_stack.value.problems
+    assert all(p.startswith("platform:postgres.") for p in in_code.value.problems)
+
+
+def test_settings_reject_an_unknown_environment() -> None:
+    with pytest.raises(ConfigError, match="platform:environment: 'qa' is not one of"):
+        ApiConfig.for_environment("qa")
+
+
+def test_every_public_class_says_what_it_is() -> None:
+    undocumented = []
+    for name in components.__all__:
+        value = getattr(components, name)
+        doc = inspect.getdoc(value) if inspect.isclass(value) else "function"
+        # A dataclass without a docstring gets its signature as __doc__.
+        if not doc or doc.startswith(f"{name}("):
+            undocumented.append(name)
+    assert undocumented == []
