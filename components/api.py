@@ -87,10 +87,9 @@ def stores(args: ApiServiceArgs) -> tuple[PostgresConnection | RedisConnection, 
 
 def password_refs(args: ApiServiceArgs) -> list[tuple[str, SecretKeyRef]]:
     """(variable, Secret key) of every store's password: the seed's two, then the extras'."""
-    seed = ["DB_PASSWORD", "REDIS_PASSWORD"]
-    return [
-        (seed[i] if i < len(seed) else f"{env_prefix(conn.host)}_PASSWORD", conn.password) for i, conn in enumerate(stores(args))
-    ]
+    extras: list[PostgresConnection | RedisConnection] = [*args.extra_databases, *args.extra_caches]
+    names = ["DB_PASSWORD", "REDIS_PASSWORD", *(f"{env_prefix(conn.host)}_PASSWORD" for conn in extras)]
+    return [(env, conn.password) for env, conn in zip(names, stores(args), strict=True)]
 
 
 def app_version(settings: ApiConfig) -> str:

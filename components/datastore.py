@@ -26,6 +26,9 @@ PASSWORD_KEY = "password"  # noqa: S105 - the key inside the Secret, not a passw
 METRICS_PORT_NAME = "metrics"
 DATA_VOLUME = "data"
 SECRET_VOLUME = "secret"  # noqa: S105 - a volume name
+# /tmp of every data container, bounded: none fills it in normal work (Postgres keeps its temp
+# files in PGDATA, pg_dump writes to the backup volume, Redis its RDB and AOF to /data).
+TMP_SCRATCH = ("tmp", "/tmp", "64Mi")  # noqa: S108 - an emptyDir
 # The kubelet's log files of a container (10Mi x 5 by default) count as its ephemeral storage.
 LOG_ALLOWANCE = "64Mi"
 # Both official images need their own user: initdb refuses a UID without a passwd entry.

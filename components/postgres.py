@@ -20,10 +20,8 @@ DATA_MOUNT = "/var/lib/postgresql/data"
 PGDATA = f"{DATA_MOUNT}/pgdata"
 NAME = "postgres"  # the default instance name
 BACKUP_MOUNT = "/backups"
-# Scratch space: the server's socket and lock file, and /tmp, which neither postgres (its temp
-# files live in PGDATA) nor pg_dump (it writes to the backup volume) fills in normal work.
+# Scratch space for the server's socket and lock file (/tmp: datastore.TMP_SCRATCH).
 SOCKET_DIR_SIZE = "16Mi"
-TMP_SIZE = "64Mi"
 # Dumps are written under a temporary name, so a failed run never counts as one of the KEEP.
 # The password is read from the mounted Secret into this shell's environment only.
 BACKUP_SCRIPT = f"""set -eu
@@ -79,9 +77,7 @@ def backup_selector(args: PostgresArgs) -> dict[str, str]:
 
 def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
     s, pg = args.settings, store(args)
-    volumes, mounts = datastore.empty_dirs(
-        ("run", "/var/run/postgresql", SOCKET_DIR_SIZE), ("tmp", "/tmp", TMP_SIZE)  # noqa: S108 - an emptyDir
-    )
+    volumes, mounts = datastore.empty_dirs(("run", "/var/run/postgresql", SOCKET_DIR_SIZE), datastore.TMP_SCRATCH)
     volumes += [datastore.secret_volume(secret_name), *datastore.data_empty_dir(s.persistence)]
     stop = ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast", "-w", "-t", str(s.termination_grace_period_seconds - 10)]
     ready = ["pg_isready", "--host=127.0.0.1", f"--port={PORT}", f"--username={s.user}", f"--dbname={s.database}"]
@@ -123,7 +119,7 @@ def backup_claim_spec(args: PostgresArgs) -> Manifest:
 def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
     """pg_dump in custom format (pg_restore can pick tables), the newest ``keep`` dumps kept."""
     s, pg = args.settings, store(args)
-    volumes, mounts = datastore.empty_dirs(("tmp", "/tmp", TMP_SIZE))  # noqa: S108 - an emptyDir
+    volumes, mounts = datastore.empty_dirs(datastore.TMP_SCRATCH)
     backups = {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim(args)}}
     volumes += [backups, datastore.secret_volume(secret_name)]
     # libpq's own variables: pg_dump needs no arguments and no password on its command line.

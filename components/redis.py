@@ -27,8 +27,6 @@ EXPORTER_KEY = "exporter-passwords.json"  # redis_exporter's password file: {add
 # Commands that wipe or reconfigure a production store from any client holding the password,
 # renamed to "" (disabled). An AOF that already logs FLUSHALL/FLUSHDB would no longer replay:
 # before turning this on for an existing store, rewrite its AOF (BGREWRITEAOF).
-# /tmp: Redis writes its RDB and AOF files to /data, so scratch stays small.
-TMP_SIZE = "64Mi"
 DANGEROUS_COMMANDS = ("FLUSHALL", "FLUSHDB", "CONFIG", "DEBUG", "SHUTDOWN", "MODULE", "REPLICAOF", "SLAVEOF")
 
 
@@ -70,7 +68,7 @@ def ping(secret_dir: str) -> list[str]:
 
 def statefulset_spec(args: RedisArgs, secret_name: pulumi.Input[str], config_map: pulumi.Input[str]) -> Manifest:
     s, rd = args.settings, store(args)
-    scratch, scratch_mounts = datastore.empty_dirs(("tmp", "/tmp", TMP_SIZE))  # noqa: S108 - an emptyDir
+    scratch, scratch_mounts = datastore.empty_dirs(datastore.TMP_SCRATCH)
     scratch += datastore.data_empty_dir(s.persistence)
     redis = datastore.container(
         "redis", s.image, s.resources, (rd.port_name, PORT), datastore.ephemeral_storage(scratch),
