@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_workflows import OFFLINE, tool
+from tests.test_workflows import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "renovate.json"
@@ -51,19 +51,8 @@ def found(description: str) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-def run_schema(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(tool("check-jsonschema")), "--builtin-schema", "vendor.renovate", str(path)],
-        capture_output=True,
-        text=True,
-        env=OFFLINE,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_the_config_matches_renovates_schema() -> None:
-    out = run_schema(CONFIG)
+    out = schema("vendor.renovate", CONFIG)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -72,7 +61,7 @@ def test_the_schema_check_rejects_a_broken_config(tmp_path: Path) -> None:
     broken["customManagers"][0]["matchStrings"] = "not a list"
     bad = tmp_path / "renovate.json"
     bad.write_text(json.dumps(broken))
-    out = run_schema(bad)
+    out = schema("vendor.renovate", bad)
     assert out.returncode != 0 and "matchStrings" in out.stdout + out.stderr
 
 

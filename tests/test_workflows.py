@@ -87,28 +87,21 @@ def tool(name: str) -> Path:
     return path
 
 
-def zizmor(target: Path) -> tuple[int, list[dict[str, Any]]]:
-    out = subprocess.run(
-        [str(tool("zizmor")), "--offline", "--no-progress", "--min-severity", "medium", "--format", "json", str(target)],
-        capture_output=True,
-        text=True,
-        env=OFFLINE,
-        timeout=120,
-        check=False,
+def offline(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """A gate tool of the gates venv, run from the repository root with no network settings."""
+    return subprocess.run(
+        [str(tool(name)), *map(str, args)], capture_output=True, text=True, env=OFFLINE, timeout=120, check=False, cwd=ROOT
     )
+
+
+def zizmor(target: Path) -> tuple[int, list[dict[str, Any]]]:
+    out = offline("zizmor", "--offline", "--no-progress", "--min-severity", "medium", "--format", "json", target)
     assert out.stdout.strip(), out.stderr
     return out.returncode, json.loads(out.stdout)
 
 
 def schema(schema_name: str, *files: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(tool("check-jsonschema")), "--builtin-schema", schema_name, *map(str, files)],
-        capture_output=True,
-        text=True,
-        env=OFFLINE,
-        timeout=120,
-        check=False,
-    )
+    return offline("check-jsonschema", "--builtin-schema", schema_name, *files)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -161,16 +154,7 @@ def test_zizmor_rejects_a_bad_workflow(tmp_path: Path, text: str, audit: str) ->
 
 
 def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
-    shellcheck = tool("shellcheck")
-    return subprocess.run(
-        [str(tool("actionlint")), "-shellcheck", str(shellcheck), "-no-color", *map(str, files)],
-        capture_output=True,
-        text=True,
-        env=OFFLINE,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
+    return offline("actionlint", "-shellcheck", tool("shellcheck"), "-no-color", *files)
 
 
 def test_actionlint_with_shellcheck_is_clean() -> None:

@@ -308,6 +308,12 @@ def sweep(ttl_days: int) -> int:
 # ---------------------------------------------------------------- drift
 
 
+def resource_of(urn: str) -> dict[str, str]:
+    """``urn:pulumi:dev::platform::a:b:Parent$kubernetes:core/v1:Service::api`` -> its type and name."""
+    parts = urn.split("::")
+    return {"type": parts[-2].split("$")[-1] if len(parts) >= 2 else "?", "name": parts[-1]}
+
+
 def drifted(preview: dict[str, Any]) -> list[dict[str, str]]:
     """The resources `up` would change after a refresh, from `pulumi preview --refresh --json`: its
     steps are one `refresh` per resource, then the preview against the refreshed state."""
@@ -315,10 +321,8 @@ def drifted(preview: dict[str, Any]) -> list[dict[str, str]]:
     for step in preview.get("steps", []):
         if step.get("op", "same") in ("refresh", "same", "read"):
             continue
-        urn = str(step.get("urn", ""))
-        parts = urn.split("::")
-        kind = parts[-2].split("$")[-1] if len(parts) >= 2 else "?"
-        out.append({"op": str(step["op"]), "type": kind, "name": parts[-1], "diff": ", ".join(step.get("diffKeys") or [])})
+        resource = resource_of(str(step.get("urn", "")))
+        out.append({"op": str(step["op"]), **resource, "diff": ", ".join(step.get("diffKeys") or [])})
     return out
 
 
@@ -333,12 +337,9 @@ def conflicts(preview: dict[str, Any]) -> list[dict[str, str]]:
         message = str(diagnostic.get("message", ""))
         if diagnostic.get("severity") != "error" or "Server-Side Apply field conflict" not in message:
             continue
-        urn = str(diagnostic.get("urn", ""))
-        parts = urn.split("::")
-        kind = parts[-2].split("$")[-1] if len(parts) >= 2 else "?"
+        resource = resource_of(str(diagnostic.get("urn", "")))
         for match in SSA_CONFLICT.finditer(message):
-            op = f"conflict: changed by {match['manager']}"
-            out.append({"op": op, "type": kind, "name": parts[-1], "diff": match["fields"]})
+            out.append({"op": f"conflict: changed by {match['manager']}", **resource, "diff": match["fields"]})
     return out
 
 

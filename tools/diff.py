@@ -14,6 +14,8 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,14 +270,20 @@ def render_tree(root: Path, out: Path, stacks: list[str] | None) -> dict[str, st
     return errors
 
 
-def render_ref(ref: str, out: Path, stacks: list[str] | None, scratch: Path) -> dict[str, str]:
-    """Render a git ref from a temporary worktree (removed afterwards)."""
-    tree = scratch / "worktree"
+@contextmanager
+def worktree(ref: str, tree: Path) -> Iterator[Path]:
+    """``ref`` checked out at ``tree``, a temporary git worktree removed afterwards."""
     _git("worktree", "add", "--detach", "--force", str(tree), ref)
     try:
-        return render_tree(tree, out, stacks)
+        yield tree
     finally:
         _git("worktree", "remove", "--force", str(tree))
+
+
+def render_ref(ref: str, out: Path, stacks: list[str] | None, scratch: Path) -> dict[str, str]:
+    """Render a git ref from a temporary worktree."""
+    with worktree(ref, scratch / "worktree") as tree:
+        return render_tree(tree, out, stacks)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools.diff import _git, merge_base
+from tools.diff import merge_base, worktree
 from tools.engine import ROOT
 
 FLOORS = {
@@ -53,20 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="dev")
     args = parser.parse_args(argv)
     base_ref = args.base or merge_base("main")
-    with tempfile.TemporaryDirectory(prefix="platform-mockbench-") as tmp:
-        tree = Path(tmp) / "base"
-        _git("worktree", "add", "--detach", "--force", str(tree), base_ref)
-        try:
-            timed(PROGRAM, str(tree), args.stack)  # warm the file cache once for each side
-            timed(PROGRAM, str(ROOT), args.stack)
-            samples: dict[str, list[float]] = {**{name: [] for name in FLOORS}, "base": [], "head": []}
-            for _ in range(args.rounds):
-                for name, code in FLOORS.items():
-                    samples[name].append(timed(code))
-                samples["base"].append(timed(PROGRAM, str(tree), args.stack))
-                samples["head"].append(timed(PROGRAM, str(ROOT), args.stack))
-        finally:
-            _git("worktree", "remove", "--force", str(tree))
+    with tempfile.TemporaryDirectory(prefix="platform-mockbench-") as tmp, worktree(base_ref, Path(tmp) / "base") as tree:
+        timed(PROGRAM, str(tree), args.stack)  # warm the file cache once for each side
+        timed(PROGRAM, str(ROOT), args.stack)
+        samples: dict[str, list[float]] = {**{name: [] for name in FLOORS}, "base": [], "head": []}
+        for _ in range(args.rounds):
+            for name, code in FLOORS.items():
+                samples[name].append(timed(code))
+            samples["base"].append(timed(PROGRAM, str(tree), args.stack))
+            samples["head"].append(timed(PROGRAM, str(ROOT), args.stack))
     median = {name: statistics.median(values) for name, values in samples.items()}
     print(f"rounds {args.rounds}, stack {args.stack}, base {base_ref[:12]}")
     for floor in FLOORS:

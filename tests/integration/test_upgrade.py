@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.diff import _git, worktree
 from tools.engine import ROOT
 from tools.realengine import CODE_FILES, LOCAL_OVERRIDES, Workspace, copy_project, write_local_config
 from tools.upgrade import DATA_BEARING_TYPES, DESTRUCTIVE_OPS, changed_urns, urn_type
@@ -24,10 +25,6 @@ from tools.upgrade import DATA_BEARING_TYPES, DESTRUCTIVE_OPS, changed_urns, urn
 pytestmark = pytest.mark.integration
 NAMESPACE = "it-upgrade"
 CONFIG = {**LOCAL_OVERRIDES, "platform:namespace": {"name": NAMESPACE}}
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def base_revision() -> str:
@@ -43,12 +40,8 @@ def base_revision() -> str:
 
 @pytest.fixture(scope="module")
 def base_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    tree = tmp_path_factory.mktemp("upgrade") / "base"
-    _git("worktree", "add", "--detach", "--force", str(tree), base_revision())
-    try:
+    with worktree(base_revision(), tmp_path_factory.mktemp("upgrade") / "base") as tree:
         yield tree
-    finally:
-        _git("worktree", "remove", "--force", str(tree))
 
 
 def test_upgrade_from_the_base_revision_keeps_data_and_changes_only_what_the_diff_shows(
