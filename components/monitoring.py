@@ -328,7 +328,16 @@ def existing_endpoints(settings: MonitoringConfig) -> dict[str, str]:
 
 
 class Monitoring(pulumi.ComponentResource):
-    """ServiceMonitors, alert rules and dashboards for the platform; the stack too in install mode."""
+    """ServiceMonitors, alert rules and dashboards for the platform; the stack too in install mode.
+
+    One per namespace (its PrometheusRule is claimed there). kube-prometheus-stack (install) is
+    cluster-wide: one install per cluster.
+
+    Outputs:
+        endpoints: Prometheus/Grafana URLs and port-forward commands (install), or how to find the
+            cluster's Prometheus (existing).
+        release: the Helm release (install), else None.
+    """
 
     release: k8s.helm.v3.Release | None
     endpoints: dict[str, str]

@@ -146,3 +146,33 @@ def test_every_public_class_says_what_it_is() -> None:
         if not doc or doc.startswith(f"{name}("):
             undocumented.append(name)
     assert undocumented == []
+
+
+def test_every_setting_has_a_description_that_help_shows() -> None:
+    """Descriptions are the fields' docstrings: the config reference and help() both show them."""
+    from pydantic import BaseModel
+
+    def models(model: type[BaseModel]) -> list[type[BaseModel]]:
+        nested = [a for f in model.model_fields.values() for a in (f.annotation, *getattr(f.annotation, "__args__", ()))
+                  if isinstance(a, type) and issubclass(a, BaseModel)]
+        return [model, *(m for n in nested for m in models(n))]
+
+    every = {m for group in GROUPS.values() for m in models(group)}
+    assert len(every) >= 20
+    fields = [(m.__name__, name, field) for m in every for name, field in m.model_fields.items()]
+    missing = [f"{model}.{name}" for model, name, field in fields if not (field.description or "").strip()]
+    assert missing == []
+    shown = inspect.getdoc(ApiConfig) or ""
+    assert "metricsPort: The port the app serves metricsPath on" in shown and "image: The app's image" in shown
+
+
+def test_args_are_keyword_only_and_components_list_their_outputs() -> None:
+    args = [components.ApiServiceArgs, components.PostgresArgs, components.RedisArgs, components.IngressArgs,
+            components.MonitoringArgs, components.EnvironmentArgs]
+    for cls in args:
+        params = inspect.signature(cls).parameters.values()
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), cls.__name__
+        assert "Attributes:" in (cls.__doc__ or ""), cls.__name__
+    for component in (components.ApiService, components.Postgres, components.Redis, components.Ingress,
+                      components.Monitoring, components.Environment):
+        assert "Outputs:" in (component.__doc__ or ""), component.__name__

@@ -214,7 +214,10 @@ def run_function(
     try:
         from pulumi.runtime.stack import run_pulumi_func
 
-        _sync_await(run_pulumi_func(program))
+        def body() -> None:
+            program()
+
+        _sync_await(run_pulumi_func(body))
         stack_resource = settings.get_root_resource()
         for name, value in (getattr(stack_resource, "outputs", None) or {}).items():
             output = pulumi.Output.from_input(value)
