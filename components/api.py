@@ -32,7 +32,20 @@ CHECKOV_EXCEPTIONS = {"checkov.io/skip1": "CKV_K8S_35=the API contract reads pas
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApiServiceArgs:
+class _Wiring:
+    """What a service uses and who reaches it: shared by its Args and its resolved spec."""
+
+    settings: ApiConfig
+    database: PostgresConnection | None = None
+    cache: RedisConnection | None = None
+    extra_databases: Sequence[PostgresConnection] = ()
+    extra_caches: Sequence[RedisConnection] = ()
+    route: IngressConfig | None = None
+    monitoring_namespace: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiServiceArgs(_Wiring):
     """One HTTP service: its settings, the stores it uses, its public route and who may scrape it.
 
     Attributes:
@@ -49,29 +62,15 @@ class ApiServiceArgs:
     """
 
     environment: Where
-    settings: ApiConfig
-    database: PostgresConnection | None = None
-    cache: RedisConnection | None = None
-    extra_databases: Sequence[PostgresConnection] = ()
-    extra_caches: Sequence[RedisConnection] = ()
-    route: IngressConfig | None = None
-    monitoring_namespace: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApiSpec:
+class ApiSpec(_Wiring):
     """The resolved facts the pure spec builders read: the instance, where it runs, what it uses."""
 
     name: str
     namespace: str
     environment: str
-    settings: ApiConfig
-    database: PostgresConnection | None = None
-    cache: RedisConnection | None = None
-    extra_databases: Sequence[PostgresConnection] = ()
-    extra_caches: Sequence[RedisConnection] = ()
-    route: IngressConfig | None = None
-    monitoring_namespace: str | None = None
 
     @property
     def ingress_controller(self) -> IngressController | None:

@@ -65,6 +65,15 @@ def test_the_composition_the_cases_break_deploys() -> None:
     assert done.error is None, done.error
     kinds = {(r.kind, r.metadata.get("name")) for r in done.kubernetes()}
     assert {("Deployment", "orders"), ("Deployment", "billing"), ("StatefulSet", "ordersdb"), ("HTTPRoute", "orders")} <= kinds
+    # Peers are a workload's name AND kind, spelled out: no instance name can produce another kind.
+    policy = next(r for r in done.of_kind("NetworkPolicy") if r.metadata["name"] == "ordersdb").spec
+    peers = [p["podSelector"]["matchLabels"] for p in policy["ingress"][0]["from"]]
+    pod = {"app.kubernetes.io/instance": "shop"}
+    assert peers == [
+        {"app.kubernetes.io/name": "orders", **pod, "app.kubernetes.io/component": "api"},
+        {"app.kubernetes.io/name": "billing", **pod, "app.kubernetes.io/component": "api"},
+        {"app.kubernetes.io/name": "ordersdb-backup", **pod, "app.kubernetes.io/component": "backup"},
+    ]
     billing = next(r for r in done.of_kind("ConfigMap") if r.name == "billing-config").inputs["data"]
     assert "REDIS_HOST" not in billing and "[Redis]" not in billing["config.ini"] and billing["DB_HOST"] == "ordersdb"
 

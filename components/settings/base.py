@@ -221,6 +221,19 @@ class Footprint:
         return {c.image_at: c.image for w in self.workloads for c in w.containers}
 
 
+def server_pod(key: str, resources: Resources, image: Image, exporter: Exporter) -> Workload:
+    """A data store's one pod: the server, and its exporter sidecar when enabled."""
+    containers = [Container(key, resources, image)]
+    if exporter.enabled:
+        containers.append(Container(f"{key}.metrics", exporter.resources, exporter.image))
+    return Workload(key.capitalize(), 1, tuple(containers), data=True)
+
+
+def store_services(exporter: Exporter) -> int:
+    """A data store's Services: the client one, the headless one, and one for its metrics."""
+    return 3 if exporter.enabled else 2
+
+
 class Group(Model):
     """A settings group: one component's settings under one stack-config key."""
 

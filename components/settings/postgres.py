@@ -9,7 +9,21 @@ from pydantic import Field
 from ..errors import PROJECT
 from ..profiles import EnvironmentProfile
 from ..validation import CronSchedule, DnsLabel, Hostname, Port, PriorityClassName, SqlIdentifier, StorageQuantity
-from .base import Container, Exporter, Footprint, Group, Image, Model, Persistence, Resources, SecurityIds, Workload, resources
+from .base import (
+    Container,
+    Exporter,
+    Footprint,
+    Group,
+    Image,
+    Model,
+    Persistence,
+    Resources,
+    SecurityIds,
+    Workload,
+    resources,
+    server_pod,
+    store_services,
+)
 
 # S3 bucket naming rules (3-63 lowercase letters, digits, dots, hyphens) and a key prefix.
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
@@ -157,10 +171,7 @@ class PostgresConfig(Group):
 
     def footprint(self) -> Footprint:
         """The server pod (with its exporter), the backup job's pod, their volumes and Services."""
-        server = [Container("postgres", self.resources, self.image)]
-        if self.metrics.enabled:
-            server.append(Container("postgres.metrics", self.metrics.resources, self.metrics.image))
-        workloads = [Workload("Postgres", 1, tuple(server), data=True)]
+        workloads = [server_pod("postgres", self.resources, self.image, self.metrics)]
         claims = [("postgres.persistence", self.persistence.size)] if self.persistence.enabled else []
         backup = self.backup
         if backup.enabled:
@@ -169,4 +180,4 @@ class PostgresConfig(Group):
                 steps.append(Container("postgres.backup.objectStore", backup.object_store.resources, backup.object_store.image))
             workloads.append(Workload("the backup job", 1, tuple(steps)))
             claims.append(("postgres.backup", backup.size))
-        return Footprint(tuple(workloads), tuple(claims), services=3 if self.metrics.enabled else 2)
+        return Footprint(tuple(workloads), tuple(claims), services=store_services(self.metrics))

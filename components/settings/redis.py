@@ -9,7 +9,7 @@ from pydantic import Field
 from ..errors import PROJECT
 from ..profiles import EnvironmentProfile
 from ..validation import MemoryQuantity, PriorityClassName, parse_quantity
-from .base import Container, Exporter, Footprint, Group, Image, Persistence, Resources, SecurityIds, Workload, resources
+from .base import Exporter, Footprint, Group, Image, Persistence, Resources, SecurityIds, resources, server_pod, store_services
 
 
 class RedisConfig(Group):
@@ -73,8 +73,6 @@ class RedisConfig(Group):
         return problems
 
     def footprint(self) -> Footprint:
-        server = [Container("redis", self.resources, self.image)]
-        if self.metrics.enabled:
-            server.append(Container("redis.metrics", self.metrics.resources, self.metrics.image))
         claims = (("redis.persistence", self.persistence.size),) if self.persistence.enabled else ()
-        return Footprint((Workload("Redis", 1, tuple(server), data=True),), claims, services=3 if self.metrics.enabled else 2)
+        server = server_pod("redis", self.resources, self.image, self.metrics)
+        return Footprint((server,), claims, services=store_services(self.metrics))
