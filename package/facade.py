@@ -12,7 +12,7 @@ program and listed in ``dependsOn`` (one plugin process builds them all, in that
 Annotations are not postponed here: the inference reads them at runtime.
 """
 
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import platform_components as pc
 import pulumi
@@ -33,34 +33,41 @@ def _named(kind: str, name: Any, arg: str) -> tuple[Any, str]:
     return found
 
 
+def _settings(value: Any) -> Any:
+    """Settings as written: the wire carries every number as a float, so a whole one is an int again
+    (8080.0 -> 8080); anything else is left to the settings' own checks."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _settings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_settings(v) for v in value]
+    return value
+
+
 def _built(kind: str, name: str, component: Any, environment: str) -> None:
     _BUILT[(kind, name)] = (component, environment)
 
 
 class EnvironmentArgs(TypedDict):
     environment: str
-    """dev, staging, production or ephemeral: the profile every component follows here (durability,
-    protection, deletion with the namespace)."""
+    """dev, staging, production or ephemeral: the profile every component follows here (durability, protection, deletion with the namespace)."""
     namespace: dict[str, Any]
-    """The namespace's settings, spelled like the stack config group `platform:namespace` (name, quota,
-    limitRange) and merged over the profile's defaults; `name` is required."""
+    """The namespace's settings, spelled like the stack config group `platform:namespace` (name, quota, limitRange) and merged over the profile's defaults; `name` is required."""
     cluster: NotRequired[dict[str, Any]]
-    """How to reach the cluster, spelled like `platform:cluster` (kubeconfig, context, deleteUnreachable):
-    an explicit Kubernetes provider every component in the namespace uses. Unset: the engine's default
-    Kubernetes provider (the ambient kubeconfig)."""
+    """How to reach the cluster, spelled like `platform:cluster` (kubeconfig, context, deleteUnreachable): an explicit Kubernetes provider every component in the namespace uses. Unset: the engine's default Kubernetes provider (the ambient kubeconfig)."""
 
 
 class Environment(pulumi.ComponentResource):
-    """A namespace with its quota, limit range and default-deny policies, and the environment profile every
-    component deployed into it follows. Other components name it in their `environment` input."""
+    """A namespace with its quota, limit range and default-deny policies, and the environment profile every component deployed into it follows. Other components name it in their `environment` input."""
 
     namespace: pulumi.Output[str]
     """The namespace's name."""
 
-    def __init__(self, name: str, args: EnvironmentArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None):
         environment = args.get("environment")
-        settings = pc.NamespaceConfig.for_environment(environment, args.get("namespace"))  # type: ignore[arg-type]
-        cluster = pc.ClusterConfig.for_environment(environment, args["cluster"]) if "cluster" in args else None  # type: ignore[arg-type]
+        settings = pc.NamespaceConfig.for_environment(environment, _settings(args.get("namespace")))  # type: ignore[arg-type]
+        cluster = pc.ClusterConfig.for_environment(environment, _settings(args["cluster"])) if "cluster" in args else None  # type: ignore[arg-type]
         super().__init__("platform:index:Environment", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         provider = pc.kubernetes_provider(f"{name}-kubernetes", cluster) if cluster else None
@@ -78,8 +85,7 @@ class StoreArgs(TypedDict):
     monitoring_namespace: NotRequired[str]
     """The namespace whose Prometheus may scrape the exporter (unset: nobody)."""
     settings: NotRequired[dict[str, Any]]
-    """The store's settings, spelled like its stack config group (`platform:postgres` or `platform:redis`)
-    and merged over the library's defaults for the Environment's profile."""
+    """The store's settings, spelled like its stack config group (`platform:postgres` or `platform:redis`) and merged over the library's defaults for the Environment's profile."""
 
 
 class CacheConnection(TypedDict):
@@ -103,9 +109,9 @@ class DatabaseConnection(CacheConnection):
 class _Store(pulumi.ComponentResource):
     """What Postgres and Redis share: the real store, built in the named Environment."""
 
-    def _build(self, kind: str, name: str, args: StoreArgs, opts: Optional[pulumi.ResourceOptions]) -> Any:
+    def _build(self, kind: str, name: str, args: StoreArgs, opts: pulumi.ResourceOptions | None) -> Any:
         env, environment = _named("Environment", args.get("environment"), f"{kind}Args.environment")
-        settings = {"Postgres": pc.PostgresConfig, "Redis": pc.RedisConfig}[kind].for_environment(environment, args.get("settings"))
+        settings = {"Postgres": pc.PostgresConfig, "Redis": pc.RedisConfig}[kind].for_environment(environment, _settings(args.get("settings")))
         real_args = {"Postgres": pc.PostgresArgs, "Redis": pc.RedisArgs}[kind](
             environment=env, settings=settings,  # type: ignore[arg-type]
             clients=args.get("clients", []), monitoring_namespace=args.get("monitoring_namespace"),
@@ -130,7 +136,7 @@ class Postgres(_Store):
     secret_name: pulumi.Output[str]
     """The Secret holding the generated password."""
 
-    def __init__(self, name: str, args: StoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: StoreArgs, opts: pulumi.ResourceOptions | None = None):
         real = self._build("Postgres", name, args, opts)
         self.connection = _connection(real.connection, database=real.connection.database, user=real.connection.user)
         self.register_outputs({"connection": self.connection, "secretName": self.secret_name})
@@ -144,7 +150,7 @@ class Redis(_Store):
     secret_name: pulumi.Output[str]
     """The Secret holding the generated password."""
 
-    def __init__(self, name: str, args: StoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: StoreArgs, opts: pulumi.ResourceOptions | None = None):
         real = self._build("Redis", name, args, opts)
         self.connection = _connection(real.connection)
         self.register_outputs({"connection": self.connection, "secretName": self.secret_name})
@@ -154,9 +160,7 @@ class ApiServiceArgs(TypedDict):
     environment: str
     """The name of the Environment (declared earlier in this program) the service deploys into."""
     settings: dict[str, Any]
-    """The service's settings, spelled like the stack config group `platform:api` (image, replicas,
-    containerPort, probes, env, ...) and merged over the library's defaults for the Environment's
-    profile; `image` is required."""
+    """The service's settings, spelled like the stack config group `platform:api` (image, replicas, containerPort, probes, env, ...) and merged over the library's defaults for the Environment's profile; `image` is required."""
     database: NotRequired[str]
     """The name of a Postgres (declared earlier) to connect to: DATABASE_* variables."""
     cache: NotRequired[str]
@@ -166,28 +170,25 @@ class ApiServiceArgs(TypedDict):
     extra_caches: NotRequired[list[str]]
     """More Redis names, as extraDatabases."""
     route: NotRequired[dict[str, Any]]
-    """How the service is exposed, spelled like `platform:ingress` (kind ingress or gateway, host, tls,
-    controller, gateway); unset: not exposed. The route is named after the service, on its port,
-    denying its metrics path."""
+    """How the service is exposed, spelled like `platform:ingress` (kind ingress or gateway, host, tls, controller, gateway); unset: not exposed. The route is named after the service, on its port, denying its metrics path."""
     monitoring_namespace: NotRequired[str]
     """The namespace whose Prometheus may scrape the metrics port (unset: nobody)."""
 
 
 class ApiService(pulumi.ComponentResource):
-    """The HTTP service: a Deployment, its Service, policies, and its route when `route` is set;
-    created only after its database and cache report ready."""
+    """The HTTP service: a Deployment, its Service, policies, and its route when `route` is set; created only after its database and cache report ready."""
 
     service_name: pulumi.Output[str]
     """The Service clients and the route call (port 80)."""
     in_cluster_url: pulumi.Output[str]
     """http://<service>.<namespace>.svc.cluster.local"""
-    public_url: Optional[pulumi.Output[str]]
+    public_url: pulumi.Output[str] | None
     """https://<host>/ when the route has a host."""
 
-    def __init__(self, name: str, args: ApiServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None):
         env, environment = _named("Environment", args.get("environment"), "ApiServiceArgs.environment")
-        settings = pc.ApiConfig.for_environment(environment, args.get("settings"))
-        route = pc.IngressConfig.for_environment(environment, args["route"]) if "route" in args else None
+        settings = pc.ApiConfig.for_environment(environment, _settings(args.get("settings")))
+        route = pc.IngressConfig.for_environment(environment, _settings(args["route"])) if "route" in args else None
 
         def store(kind: str, key: str, value: Any) -> Any:
             return _named(kind, value, f"ApiServiceArgs.{key}")[0].connection
