@@ -89,6 +89,8 @@ class StoreArgs(TypedDict):
 
 
 class CacheConnection(TypedDict):
+    """How a client reaches a Redis: its Service, port and the Secret key of its password."""
+
     host: str
     """The stable Service name, resolvable inside the namespace."""
     port: int
@@ -99,7 +101,18 @@ class CacheConnection(TypedDict):
     """The key of the password in that Secret."""
 
 
-class DatabaseConnection(CacheConnection):
+class DatabaseConnection(TypedDict):
+    """How a client reaches a Postgres: its Service, port, database, user and the Secret key of its password."""
+
+    # Not a subclass of CacheConnection: the inference reads docstrings of the class's own fields only.
+    host: str
+    """The stable Service name, resolvable inside the namespace."""
+    port: int
+    """The store's port."""
+    secret_name: str
+    """The Secret holding the password."""
+    password_key: str
+    """The key of the password in that Secret."""
     database: str
     """The database to use."""
     user: str
