@@ -66,13 +66,13 @@ class Environment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None):
         environment = args.get("environment")
-        settings = pc.NamespaceConfig.for_environment(environment, _settings(args.get("namespace")))  # type: ignore[arg-type]
-        cluster = pc.ClusterConfig.for_environment(environment, _settings(args["cluster"])) if "cluster" in args else None  # type: ignore[arg-type]
+        settings = pc.NamespaceConfig.for_environment(environment, _settings(args.get("namespace")))
+        cluster = pc.ClusterConfig.for_environment(environment, _settings(args["cluster"])) if "cluster" in args else None
         super().__init__("platform:index:Environment", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         provider = pc.kubernetes_provider(f"{name}-kubernetes", cluster) if cluster else None
         real = pc.Environment(name, pc.EnvironmentArgs(environment=environment, settings=settings, provider=provider), child)
-        _built("Environment", name, real, environment)  # type: ignore[arg-type]
+        _built("Environment", name, real, environment)
         self.namespace = real.namespace
         self.register_outputs({"namespace": self.namespace})
 
@@ -122,15 +122,17 @@ class DatabaseConnection(TypedDict):
 class _Store(pulumi.ComponentResource):
     """What Postgres and Redis share: the real store, built in the named Environment."""
 
-    def _build(self, kind: str, name: str, args: StoreArgs, opts: pulumi.ResourceOptions | None) -> Any:
+    def _build(self, name: str, args: StoreArgs, opts: pulumi.ResourceOptions | None, component: Any, config: Any) -> Any:
+        """``component``: pc.Postgres or pc.Redis; ``config``: its settings class."""
+        kind = component.__name__
         env, environment = _named("Environment", args.get("environment"), f"{kind}Args.environment")
-        settings = {"Postgres": pc.PostgresConfig, "Redis": pc.RedisConfig}[kind].for_environment(environment, _settings(args.get("settings")))
-        real_args = {"Postgres": pc.PostgresArgs, "Redis": pc.RedisArgs}[kind](
-            environment=env, settings=settings,  # type: ignore[arg-type]
-            clients=args.get("clients", []), monitoring_namespace=args.get("monitoring_namespace"),
+        settings = config.for_environment(environment, _settings(args.get("settings")))
+        real_args = getattr(pc, f"{kind}Args")(
+            environment=env, settings=settings, clients=args.get("clients", []),
+            monitoring_namespace=args.get("monitoring_namespace"),
         )
         super().__init__(f"platform:index:{kind}", name, {}, opts)
-        real = getattr(pc, kind)(name, real_args, pulumi.ResourceOptions(parent=self))
+        real = component(name, real_args, pulumi.ResourceOptions(parent=self))
         _built(kind, name, real, environment)
         self.secret_name = real.secret_name
         return real
@@ -150,7 +152,7 @@ class Postgres(_Store):
     """The Secret holding the generated password."""
 
     def __init__(self, name: str, args: StoreArgs, opts: pulumi.ResourceOptions | None = None):
-        real = self._build("Postgres", name, args, opts)
+        real = self._build(name, args, opts, pc.Postgres, pc.PostgresConfig)
         self.connection = _connection(real.connection, database=real.connection.database, user=real.connection.user)
         self.register_outputs({"connection": self.connection, "secretName": self.secret_name})
 
@@ -164,7 +166,7 @@ class Redis(_Store):
     """The Secret holding the generated password."""
 
     def __init__(self, name: str, args: StoreArgs, opts: pulumi.ResourceOptions | None = None):
-        real = self._build("Redis", name, args, opts)
+        real = self._build(name, args, opts, pc.Redis, pc.RedisConfig)
         self.connection = _connection(real.connection)
         self.register_outputs({"connection": self.connection, "secretName": self.secret_name})
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse) everything `pulumi up|preview|destroy` needs to run for real on this machine:
-#   - Pulumi CLI, Python language host (+ exec shim), YAML language host, resource plugins kubernetes and random
+#   - Pulumi CLI, Python and YAML language hosts (+ exec shim), resource plugins kubernetes and random,
+#     pulumi-sdkgen (a package's TypeScript and Go SDKs, see TOOLCHAIN.md)
 #   - a Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler),
 #     kubectl, and kwok (simulated nodes) -- used by scripts/local-cluster.sh
 # Everything is built from Go modules via the Go module proxy into a cache OUTSIDE the repo:
@@ -8,7 +9,7 @@
 # Idempotent: a component whose stamp matches its version/inputs is skipped.
 # Afterwards:  source "${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/env.sh"
 # Usage: bash scripts/toolchain.sh [--only NAME[,NAME...]] [--list]
-#   names: etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins
+#   names: etcd kubernetes kwok pulumi shims yaml sdkgen pulumi-resource-kubernetes plugins
 # See scripts/TOOLCHAIN.md for versions, timings and why some versions differ from requirements.txt.
 set -euo pipefail
 
@@ -59,7 +60,7 @@ ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=",$2,"; shift 2 ;;
-    --list) echo "etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins"; exit 0 ;;
+    --list) echo "etcd kubernetes kwok pulumi shims yaml sdkgen pulumi-resource-kubernetes plugins"; exit 0 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
@@ -207,6 +208,20 @@ build_yaml() {
   record_time pulumi-language-yaml $(( $(date +%s) - s )); stamp_set yaml "$key"
 }
 
+# ---- pulumi-sdkgen: TypeScript and Go SDKs of a package (our wrapper of Pulumi's codegen) -------
+build_sdkgen() {
+  local v; v="$(pulumi_cli_version)"
+  local key="sdkgen $v $(tree_hash pulumi-sdkgen)"
+  if stamp_ok sdkgen "$key" pulumi-sdkgen; then log "pulumi-sdkgen (codegen v$v): up to date"; return; fi
+  log "building pulumi-sdkgen (pkg/v3 codegen v$v) ..."
+  local d s; d="$(prep_src pulumi-sdkgen)"; s=$(date +%s)
+  ( cd "$d" && go mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$v" &&
+    go mod tidy >"$LOGS/sdkgen.log" 2>&1 &&
+    go build -trimpath -ldflags "$LDFLAGS_BASE" -o "$BIN/pulumi-sdkgen" . >>"$LOGS/sdkgen.log" 2>&1 ) ||
+    { tail -n 30 "$LOGS/sdkgen.log" >&2; die "pulumi-sdkgen build failed (log: $LOGS/sdkgen.log)"; }
+  record_time pulumi-sdkgen $(( $(date +%s) - s )); stamp_set sdkgen "$key"
+}
+
 # ---- pulumi-resource-kubernetes ----------------------------------------------------------
 build_prk() {
   local key="prk $K8S_PROVIDER_VERSION $K8S_PROVIDER_MODULE_VERSION $(tree_hash pulumi-resource-kubernetes)"
@@ -279,6 +294,7 @@ want kwok && build_kwok
 want pulumi && build_pulumi
 want shims && build_shims
 want yaml && build_yaml
+want sdkgen && build_sdkgen
 want pulumi-resource-kubernetes && build_prk
 want plugins && install_plugins
 write_env

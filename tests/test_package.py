@@ -45,7 +45,9 @@ def facade() -> Iterator[ModuleType]:
 
 
 def schema(facade: ModuleType) -> dict[str, Any]:
-    return json.loads(ComponentProvider(facade.COMPONENTS, "platform", None, facade.VERSION).schema)
+    served = ComponentProvider(facade.COMPONENTS, "platform", None, facade.VERSION).schema
+    assert served is not None
+    return json.loads(served)
 
 
 def test_schema_components_inputs_outputs_described(facade: ModuleType) -> None:
