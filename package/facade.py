@@ -35,11 +35,13 @@ def _named(kind: str, name: Any, arg: str) -> tuple[Any, str]:
 
 def _settings(value: Any) -> Any:
     """Settings as written: the wire carries every number as a float, so a whole one is an int again
-    (8080.0 -> 8080); anything else is left to the settings' own checks."""
+    (8080.0 -> 8080); anything else is left to the settings' own checks. Maps come in whatever order
+    the calling language's runtime iterates them (Go's varies per run): sorted, so that e.g. the order
+    of `env` variables, and with it the Deployment, does not change from one run to the next."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _settings(v) for k, v in value.items()}
+        return {k: _settings(value[k]) for k in sorted(value)}
     if isinstance(value, list):
         return [_settings(v) for v in value]
     return value

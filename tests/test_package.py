@@ -123,6 +123,17 @@ def test_package_registers_what_the_python_api_registers(facade: ModuleType) -> 
         assert [(t, n) for t, n, _, parent in components if parent == urn and t == kind] == [(kind, name)]
 
 
+def test_map_order_does_not_change_the_deployment(facade: ModuleType) -> None:
+    # The YAML host sends maps in Go's random iteration order; the same program must register the same spec.
+    env = {"PODINFO_PORT": "8080", "PODINFO_PORT_METRICS": "9090", "A_FIRST": "1"}
+    runs = [run_function(ENV, by_package(facade, api={**API, "env": dict(order)}))
+            for order in (sorted(env.items()), sorted(env.items(), reverse=True))]
+    facade._BUILT.clear()
+    specs = [run.one("Deployment").spec for run in runs]
+    assert all(run.error is None for run in runs)
+    assert specs[0] == specs[1]
+
+
 @pytest.mark.parametrize("settings", [
     {**API, "replcias": 2.0},                       # unknown key
     {**API, "containerPort": 80.5},                 # a number that is not whole stays a float: refused
