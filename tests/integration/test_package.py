@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.integration
 PACKAGE_FILES = ["PulumiPlugin.yaml", "__main__.py", "facade.py"]
 NAMESPACE = "it-package-yaml"
 STACK = "dev"
-GO_MODULE = "example.com/platform-sdk"
+GO_MODULE = "example.com/pulumi-platform/sdk/go"
 WORKLOADS = {"deployments": {"orders"}, "statefulsets": {"ordersdb", "cache"}}
 
 
@@ -121,6 +122,21 @@ def _go_mod(sdk: Path, env: dict[str, str]) -> None:
     subprocess.run(["go", "mod", "tidy"], cwd=sdk, env=env, check=True, capture_output=True, timeout=900)
 
 
+def _readme_example(language: str) -> str:
+    """The README's example for ``language`` (its one fenced block in the package's section)."""
+    section = (ROOT / "README.md").read_text().split("## The components as a Pulumi package", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(rf"```{language}\n(.*?)```", section, re.S)
+    return block
+
+
+def _go_program(snippet: str) -> str:
+    """The README's Go example (an import line, then a body) as a program."""
+    imports, body = snippet.split("\n", 1)
+    imports = imports.split("//")[0].strip().removeprefix("import ")
+    return (f'package main\n\nimport (\n\t{imports}\n\t"github.com/pulumi/pulumi/sdk/v3/go/pulumi"\n)\n\n'
+            f"func main() {{\n\tpulumi.Run(func(ctx *pulumi.Context) error {{\n{body}\n\t\treturn nil\n\t}})\n}}\n")
+
+
 def test_typescript_and_go_sdks_compile(tmp_path: Path) -> None:
     try:
         env = _with_library({**os.environ, **toolchain_env()}, tmp_path)
@@ -133,20 +149,29 @@ def test_typescript_and_go_sdks_compile(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=True, timeout=300).stdout
     spec = json.loads(schema)
     assert set(spec["resources"]) == {f"platform:index:{c}" for c in ("Environment", "Postgres", "Redis", "ApiService")}
-    spec["language"]["go"]["importBasePath"] = f"{GO_MODULE}/platform"
+    # The import path `pulumi package add` links the Go SDK under (the README's example uses it).
+    assert spec["language"]["go"].get("importBasePath", f"{GO_MODULE}/platform") == f"{GO_MODULE}/platform"
     (tmp_path / "schema.json").write_text(json.dumps(spec))
     for language in ("nodejs", "go"):
         generate = ["pulumi-sdkgen", language, "schema.json", f"sdk/{language}"]
         subprocess.run(generate, cwd=tmp_path, env=env, check=True, timeout=300)
 
+    # The README's examples are compiled with the SDK, as programs that use it.
     nodejs = tmp_path / "sdk" / "nodejs"
+    (nodejs / "example").mkdir()
+    (nodejs / "example" / "index.ts").write_text(_readme_example("typescript").replace('"@pulumi/platform"', '".."'))
+    tsconfig = json.loads(re.sub(r"^\s*//.*$", "", (nodejs / "tsconfig.json").read_text(), flags=re.M))
+    tsconfig["files"].append("example/index.ts")
+    (nodejs / "tsconfig.json").write_text(json.dumps(tsconfig))
     (nodejs / "node_modules").symlink_to(_npm_modules())
     tsc = subprocess.run([str(nodejs / "node_modules" / ".bin" / "tsc"), "-p", "."], cwd=nodejs, env=env,
                          capture_output=True, text=True, timeout=600)
     assert tsc.returncode == 0, tsc.stdout[-3000:]
-    assert (nodejs / "bin" / "postgres.d.ts").exists()
+    assert (nodejs / "bin" / "postgres.d.ts").exists() and (nodejs / "bin" / "example" / "index.js").exists()
 
     go = tmp_path / "sdk" / "go"
+    (go / "example").mkdir()
+    (go / "example" / "main.go").write_text(_go_program(_readme_example("go")))
     _go_mod(go, env)
     build = subprocess.run(["go", "build", "./..."], cwd=go, env=env, capture_output=True, text=True, timeout=1800)
     assert build.returncode == 0, build.stderr[-3000:]
