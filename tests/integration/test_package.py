@@ -60,12 +60,7 @@ def test_yaml_program_up_idempotent_bad_input_destroyed(workspace: Workspace, tm
     ws.pulumi("config", "set", "namespace", NAMESPACE, stack=STACK)
     try:
         ws.pulumi("up", "--yes", "--skip-preview", stack=STACK, timeout=1200)
-        for kind, names in WORKLOADS.items():
-            items = {i["metadata"]["name"]: i for i in ws.kube_json("get", kind, "-n", NAMESPACE)["items"]}
-            assert set(items) == names
-            for name, item in items.items():
-                want = item["spec"].get("replicas", 1)
-                assert item["status"].get("readyReplicas", 0) == want, f"{kind} {name} not ready: {item['status']}"
+        ws.assert_ready(NAMESPACE, WORKLOADS)
         outputs = json.loads(ws.pulumi("stack", "output", "--json", stack=STACK).stdout)
         assert outputs["url"] == f"http://orders.{NAMESPACE}.svc.cluster.local"
         assert outputs["database"]["host"] == "ordersdb" and outputs["database"]["database"] == "shop"
