@@ -25,7 +25,7 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
     if env.durable:
         # The seed's API (port 8080, /health, /ready, /metrics), its metrics on a private port.
         api: dict[str, Any] = {
-            "image": {"repository": "registry.example.com/platform/api-fpc", "tag": "1.0.0", "pullPolicy": "Always"},
+            "image": {"repository": "registry.example.com/platform/api-fpc", "tag": "1.0.0"},
             "metricsPort": 9090,
             "probes": {
                 "startup": {"path": "/health"},
@@ -37,7 +37,7 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
         # Dev and review apps run a public demo image that serves probes and metrics; podinfo opens
         # its private metrics port when PODINFO_PORT_METRICS is set (its --port-metrics).
         api = {
-            "image": {"repository": "ghcr.io/stefanprodan/podinfo", "tag": "6.7.1", "pullPolicy": "Always"},
+            "image": {"repository": "ghcr.io/stefanprodan/podinfo", "tag": "6.7.1"},
             "containerPort": 9898,
             "metricsPort": 9797,
             "env": {"PODINFO_PORT_METRICS": "9797"},

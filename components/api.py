@@ -225,7 +225,7 @@ def container(args: ApiSpec, config_map: pulumi.Input[str]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": args.name,
         "image": s.image.ref,
-        "imagePullPolicy": s.image.pull_policy,
+        "imagePullPolicy": s.image.effective_pull_policy,
         "ports": container_ports(s),
         "env": env_vars(args, config_map),
         "resources": {

@@ -188,7 +188,7 @@ def container(
     spec: dict[str, Any] = {
         "name": name,
         "image": image.ref,
-        "imagePullPolicy": image.pull_policy,
+        "imagePullPolicy": image.effective_pull_policy,
         "resources": resources(limits, disk),
         "securityContext": container_security_context(),
     }
@@ -209,6 +209,7 @@ def exporter_container(store: Store, settings: Exporter, env: list[dict[str, str
 def pod_spec(store: Store, ids: SecurityIds, grace_seconds: int, priority_class: str | None, **spec: Any) -> dict[str, Any]:
     pod = {
         "securityContext": pod_security_context(ids),
+        "serviceAccountName": store.app,  # its own, not the namespace's shared default
         "automountServiceAccountToken": False,  # neither store calls the Kubernetes API
         "enableServiceLinks": False,  # a Service named postgres would inject POSTGRES_PORT=tcp://...
         "terminationGracePeriodSeconds": grace_seconds,
@@ -318,7 +319,7 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
 
 def store_names(store: Store, metrics: bool, persistent: bool) -> list[tuple[str, str]]:
     """The Kubernetes names every store creates (the Secret is auto-named)."""
-    result = [(PODS, store.app), ("StatefulSet", store.app), ("NetworkPolicy", store.app)]
+    result = [(PODS, store.app), ("StatefulSet", store.app), ("NetworkPolicy", store.app), ("ServiceAccount", store.app)]
     result += [("Service", meta["name"]) for meta, _ in service_specs(store, metrics).values()]
     if persistent:
         result.append(("PersistentVolumeClaim", f"{DATA_VOLUME}-{store.app}-0"))  # the claim template's claim
@@ -365,9 +366,12 @@ class DataStore(pulumi.ComponentResource):
 
     def _finish(self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]]) -> None:
         name, store = self._name, self._store
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-account", metadata=store.metadata(store.app), automount_service_account_token=False, opts=self._plain
+        )
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset", metadata=store.workload_metadata(store.app),
-            spec=statefulset, opts=self._data,
+            spec=statefulset, opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[account])),
         )
         # After the pod they select is ready (the StatefulSet's await): they carry no await of their own.
         after_pods = pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[self.statefulset]))
