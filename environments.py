@@ -17,6 +17,10 @@ from components.profiles import EnvironmentProfile
 # Per environment: (Postgres volume and its backups, Redis volume).
 VOLUME_SIZES = {"production": ("20Gi", "5Gi"), "staging": ("10Gi", "2Gi")}
 HOSTS = {"staging": "api.staging.example.com", "production": "api.example.com"}
+# Production's public entry: the cluster's shared Gateway (ingress-nginx left maintenance in March 2026);
+# its HTTPS listener holds the certificate, and the API admits that Gateway's own data plane pods.
+# Staging keeps an Ingress (cert-manager, HTTP-01) until its cluster has the Gateway too.
+GATEWAYS = {"production": {"name": "public", "namespace": "gateway-system", "sectionName": "https"}}
 
 
 def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, Any]]:
@@ -47,7 +51,10 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
         "postgres": {"database": "myapp", "persistence": {"size": postgres_size}, "backup": {"size": postgres_size}},
         "redis": {"persistence": {"size": redis_size}},
     }
-    if env.durable:
+    if env.name in GATEWAYS:
+        result["ingress"] = {"kind": "gateway", "host": HOSTS.get(env.name), "tls": {"enabled": True},
+                             "gateway": GATEWAYS[env.name]}
+    elif env.durable:
         tls = {"enabled": True, "clusterIssuer": "letsencrypt"}
         result["ingress"] = {"kind": "ingress", "host": HOSTS.get(env.name), "tls": tls}
     return result
