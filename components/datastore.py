@@ -49,11 +49,13 @@ class DataStoreArgs:
         clients: who may connect: ApiService instance names in the same namespace (``"orders"``), or
             pod label sets of other workloads. Nothing else reaches the store's port.
         monitoring_namespace: the namespace whose Prometheus may scrape the exporter (None: nobody).
+        monitoring_pod_labels: the Prometheus pods' labels there (None: every pod of that namespace).
     """
 
     environment: Where
     clients: Sequence[str | Mapping[str, str]] = ()
     monitoring_namespace: str | None = None
+    monitoring_pod_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +71,7 @@ class Store:
     environment: str
     clients: tuple[Mapping[str, str], ...] = ()  # the pod label sets let in
     monitoring_namespace: str | None = None  # None: no scraper to let in
+    monitoring_pod_labels: Mapping[str, str] | None = None  # None: any pod of monitoring_namespace
     retain_volumes: bool = False  # keep the PVCs when the StatefulSet goes away
 
     @property
@@ -270,14 +273,21 @@ def ingress_policy_spec(store: Store, clients: Sequence[Mapping[str, str]], metr
         }
     ]
     if metrics and store.monitoring_namespace:
-        monitoring = {"kubernetes.io/metadata.name": store.monitoring_namespace}
         rules.append(
             {
-                "from": [{"namespaceSelector": {"matchLabels": monitoring}}],
+                "from": [scraper_peer(store.monitoring_namespace, store.monitoring_pod_labels)],
                 "ports": [{"protocol": "TCP", "port": store.metrics_port}],
             }
         )
     return {"podSelector": {"matchLabels": store.selector}, "policyTypes": ["Ingress"], "ingress": rules}
+
+
+def scraper_peer(namespace: str, pod_labels: Mapping[str, str] | None) -> dict[str, Any]:
+    """The Prometheus pods of the monitoring namespace (every pod there when no labels are given)."""
+    peer: dict[str, Any] = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+    if pod_labels:
+        peer["podSelector"] = {"matchLabels": dict(pod_labels)}
+    return peer
 
 
 # ---------------------------------------------------------------- the shared component
@@ -293,6 +303,8 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
         getattr(args, "settings", None), settings_type, f"{at}.settings", f"a {settings_name} ({settings_name}.for_environment)"
     )
     problems += dns_label(args.monitoring_namespace, f"{at}.monitoring_namespace", optional=True)
+    if args.monitoring_pod_labels is not None:
+        problems += label_set(args.monitoring_pod_labels, f"{at}.monitoring_pod_labels")
     clients: Any = args.clients
     if isinstance(clients, (str, bytes, Mapping)) or not isinstance(clients, Sequence):
         problems.append(
@@ -313,7 +325,7 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
     raise_if(problems)
     return Store(
         app=name, namespace=where.name, environment=where.environment, clients=tuple(admitted),
-        monitoring_namespace=args.monitoring_namespace, retain_volumes=where.profile.retain_data, **facts,
+        monitoring_namespace=args.monitoring_namespace, monitoring_pod_labels=args.monitoring_pod_labels, retain_volumes=where.profile.retain_data, **facts,
     )
 
 
