@@ -20,6 +20,13 @@ HOSTS = {"staging": "api.staging.example.com", "production": "api.example.com"}
 # Production's public entry: the cluster's shared Gateway (ingress-nginx left maintenance in March 2026);
 # its HTTPS listener holds the certificate, and the API admits that Gateway's own data plane pods.
 # Staging keeps an Ingress (cert-manager, HTTP-01) until its cluster has the Gateway too.
+# Where production copies every dump, off the cluster. The cluster's owners create the Secret backup-s3
+# (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY of a key allowed s3:PutObject on the prefix only) and the
+# bucket's lifecycle rule that expires old dumps (README, Backups and restore).
+OBJECT_STORES = {
+    "production": {"endpoint": "s3.eu-central-1.amazonaws.com", "region": "eu-central-1",
+                   "bucket": "example-platform-backups", "prefix": "platform/production/", "existingSecret": "backup-s3"},
+}
 GATEWAYS = {"production": {"name": "public", "namespace": "gateway-system", "sectionName": "https"}}
 
 
@@ -48,7 +55,8 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
         }
     result: dict[str, Mapping[str, Any]] = {
         "api": {**api, "appName": "api-fpc"},
-        "postgres": {"database": "myapp", "persistence": {"size": postgres_size}, "backup": {"size": postgres_size}},
+        "postgres": {"database": "myapp", "persistence": {"size": postgres_size},
+                     "backup": {"size": postgres_size, **({"objectStore": OBJECT_STORES[env.name]} if env.name in OBJECT_STORES else {})}},
         "redis": {"persistence": {"size": redis_size}},
     }
     if env.name in GATEWAYS:

@@ -42,9 +42,9 @@ echo "wrote $stamp.dump; $(ls -1 {BACKUP_MOUNT}/*.dump | wc -l) dump(s) kept"
 # needs s3:PutObject only and a stolen one cannot wipe the off-site copies. Keys, when given,
 # are read from the mounted Secret into this shell's environment only (never the pod's env).
 UPLOAD_SCRIPT = f"""set -eu
-if [ -n "${{CREDENTIALS_DIR:-}}" ]; then
-  AWS_ACCESS_KEY_ID="$(cat "$CREDENTIALS_DIR/AWS_ACCESS_KEY_ID")"
-  AWS_SECRET_ACCESS_KEY="$(cat "$CREDENTIALS_DIR/AWS_SECRET_ACCESS_KEY")"
+if [ -n "${{AWS_ACCESS_KEY_ID_FILE:-}}" ]; then
+  AWS_ACCESS_KEY_ID="$(cat "$AWS_ACCESS_KEY_ID_FILE")"
+  AWS_SECRET_ACCESS_KEY="$(cat "$AWS_SECRET_ACCESS_KEY_FILE")"
   export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 fi
 newest=$(ls -1 {BACKUP_MOUNT}/*.dump | sort | tail -n 1)
@@ -53,6 +53,8 @@ aws s3 cp --only-show-errors "$newest" "s3://$BUCKET/$PREFIX$name"
 echo "uploaded $name to s3://$BUCKET/$PREFIX"
 """
 CREDENTIALS_VOLUME = "object-store-credentials"
+# Keys the objectStore's existing Secret must hold (the AWS CLI's own variable names).
+OBJECT_STORE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 CREDENTIALS_DIR = "/run/secrets/object-store"
 # Private and link-local ranges: the pod network, Services, the API server, cloud metadata. With no
 # allowedCidrs the upload may reach public addresses only, on the store's port.
@@ -200,7 +202,7 @@ def upload_container(args: PostgresSpec, scratch_mounts: list[Manifest], disk: s
     }
     mounts = [{"name": "backups", "mountPath": BACKUP_MOUNT, "readOnly": True}, *scratch_mounts]
     if bucket.existing_secret:
-        variables["CREDENTIALS_DIR"] = CREDENTIALS_DIR
+        variables |= {f"{key}_FILE": f"{CREDENTIALS_DIR}/{key}" for key in OBJECT_STORE_KEYS}
         mounts.append({"name": CREDENTIALS_VOLUME, "mountPath": CREDENTIALS_DIR, "readOnly": True})
     return datastore.container(
         "upload", bucket.image, bucket.resources, disk=disk,
