@@ -43,6 +43,9 @@ echo "wrote $stamp.dump; $(ls -1 {BACKUP_MOUNT}/*.dump | wc -l) dump(s) kept"
 # are read from the mounted Secret into this shell's environment only (never the pod's env).
 UPLOAD_SCRIPT = f"""set -eu
 if [ -n "${{AWS_ACCESS_KEY_ID_FILE:-}}" ]; then
+  for file in "$AWS_ACCESS_KEY_ID_FILE" "$AWS_SECRET_ACCESS_KEY_FILE"; do
+    [ -s "$file" ] || {{ echo "postgres.backup.objectStore.existingSecret: the Secret is missing or has no $(basename "$file")" >&2; exit 1; }}
+  done
   AWS_ACCESS_KEY_ID="$(cat "$AWS_ACCESS_KEY_ID_FILE")"
   AWS_SECRET_ACCESS_KEY="$(cat "$AWS_SECRET_ACCESS_KEY_FILE")"
   export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
@@ -151,7 +154,10 @@ def backup_cronjob_spec(args: PostgresSpec, secret_name: pulumi.Input[str]) -> M
     volumes += [backups, datastore.secret_volume(secret_name)]
     bucket = s.backup.object_store
     if bucket and bucket.existing_secret:
-        volumes.append({"name": CREDENTIALS_VOLUME, "secret": {"secretName": bucket.existing_secret, "defaultMode": 0o440}})
+        # optional: a missing Secret fails the upload at once, naming the key, instead of holding the pod
+        # in ContainerCreating until the Job's deadline (6 h); the dump on the volume is kept either way.
+        credentials = {"secretName": bucket.existing_secret, "defaultMode": 0o440, "optional": True}
+        volumes.append({"name": CREDENTIALS_VOLUME, "secret": credentials})
     # libpq's own variables: pg_dump needs no arguments and no password on its command line.
     variables = {"PGHOST": pg.app, "PGPORT": str(PORT), "PGDATABASE": s.database, "PGUSER": s.user,
                  "PASSWORD_FILE": pg.password_file, "KEEP": str(s.backup.keep)}

@@ -379,6 +379,18 @@ def pinned_images(footprint: Footprint, env: EnvironmentProfile) -> list[str]:
     ]
 
 
+def digest_warnings(footprint: Footprint, env: EnvironmentProfile) -> list[str]:
+    """Where the profile is strict, images without a digest: a re-pushed tag would change what runs with no
+    diff. A warning, not a rule: digests come from the registry (Renovate keeps them beside the tags)."""
+    keys = [f"{key}.digest" for key, image in footprint.images.items() if env.strict and not image.digest]
+    if not keys:
+        return []
+    return [
+        f"{PROJECT}:{keys[0]}: {env.name} runs images by tag only ({', '.join(keys)}); a re-pushed tag changes "
+        "what runs without a diff. Pin each by digest (then pulled IfNotPresent)"
+    ]
+
+
 def group_rules(group: Group, env: EnvironmentProfile) -> list[str]:
     """A group's own rules, and the house rules over what it runs."""
     footprint = group.footprint()
