@@ -26,16 +26,24 @@ environment = Environment(
 # Data layer: only the API pods connect; the monitoring namespace (unless off) scrapes the exporters.
 # Only the Prometheus pods there, by their labels: not Grafana, Alertmanager or a log shipper.
 scraper = None if config.monitoring.mode == "off" else config.monitoring.namespace
-scrapers = {"monitoring_namespace": scraper, "monitoring_pod_labels": config.monitoring.prometheus_pod_labels}
-postgres = Postgres("postgres", PostgresArgs(environment=environment, settings=config.postgres, clients=["api"], **scrapers))
-redis = Redis("redis", RedisArgs(environment=environment, settings=config.redis, clients=["api"], **scrapers))
+prometheus = config.monitoring.prometheus_pod_labels
+postgres = Postgres(
+    "postgres",
+    PostgresArgs(environment=environment, settings=config.postgres, clients=["api"], monitoring_namespace=scraper,
+                 monitoring_pod_labels=prometheus),
+)
+redis = Redis(
+    "redis",
+    RedisArgs(environment=environment, settings=config.redis, clients=["api"], monitoring_namespace=scraper,
+              monitoring_pod_labels=prometheus),
+)
 
 # The API starts once Postgres and Redis are ready; its route admits the controller and follows from it.
 api = ApiService(
     "api",
     ApiServiceArgs(
         environment=environment, settings=config.api, database=postgres.connection, cache=redis.connection,
-        route=config.ingress, **scrapers,
+        route=config.ingress, monitoring_namespace=scraper, monitoring_pod_labels=prometheus,
     ),
 )
 ingress = Ingress("ingress", IngressArgs(service=api))

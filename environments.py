@@ -56,7 +56,8 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
     result: dict[str, Mapping[str, Any]] = {
         "api": {**api, "appName": "api-fpc"},
         "postgres": {"database": "myapp", "persistence": {"size": postgres_size},
-                     "backup": {"size": postgres_size, **({"objectStore": OBJECT_STORES[env.name]} if env.name in OBJECT_STORES else {})}},
+                     "backup": {"size": postgres_size, **({"objectStore": OBJECT_STORES[env.name]} if env.name in OBJECT_STORES
+                                                           else {})}},
         "redis": {"persistence": {"size": redis_size}},
     }
     if env.name in GATEWAYS:

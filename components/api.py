@@ -376,7 +376,8 @@ def ingress_policy_spec(args: ApiSpec) -> dict[str, Any] | None:
         }
         rules.append({"from": [peer], "ports": ports})
     if args.monitoring_namespace:
-        rules.append({"from": [datastore.scraper_peer(args.monitoring_namespace, args.monitoring_pod_labels)], "ports": metrics_ports})
+        scraper = datastore.scraper_peer(args.monitoring_namespace, args.monitoring_pod_labels)
+        rules.append({"from": [scraper], "ports": metrics_ports})
     if not rules:
         return None  # the namespace's default deny already says "nobody"
     return {"podSelector": {"matchLabels": pod_selector(args)}, "policyTypes": ["Ingress"], "ingress": rules}

@@ -142,7 +142,8 @@ def _relations(config: PlatformConfig) -> list[str]:
 
 def config_warnings(config: PlatformConfig) -> list[str]:
     """Settings that are allowed but risky: printed at preview, never an error."""
-    return [w for group in config.groups for w in group.warnings(config.profile)] + digest_warnings(config.footprint, config.profile)
+    own = [w for group in config.groups for w in group.warnings(config.profile)]
+    return own + digest_warnings(config.footprint, config.profile)
 
 
 def read_pulumi_config() -> tuple[str, dict[str, Any]]:

@@ -325,7 +325,8 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
     raise_if(problems)
     return Store(
         app=name, namespace=where.name, environment=where.environment, clients=tuple(admitted),
-        monitoring_namespace=args.monitoring_namespace, monitoring_pod_labels=args.monitoring_pod_labels, retain_volumes=where.profile.retain_data, **facts,
+        monitoring_namespace=args.monitoring_namespace, monitoring_pod_labels=args.monitoring_pod_labels,
+        retain_volumes=where.profile.retain_data, **facts,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -44,7 +45,9 @@ echo "wrote $stamp.dump; $(ls -1 {BACKUP_MOUNT}/*.dump | wc -l) dump(s) kept"
 UPLOAD_SCRIPT = f"""set -eu
 if [ -n "${{AWS_ACCESS_KEY_ID_FILE:-}}" ]; then
   for file in "$AWS_ACCESS_KEY_ID_FILE" "$AWS_SECRET_ACCESS_KEY_FILE"; do
-    [ -s "$file" ] || {{ echo "postgres.backup.objectStore.existingSecret: the Secret is missing or has no $(basename "$file")" >&2; exit 1; }}
+    [ -s "$file" ] && continue
+    echo "postgres.backup.objectStore.existingSecret: the Secret is missing or has no $(basename "$file")" >&2
+    exit 1
   done
   AWS_ACCESS_KEY_ID="$(cat "$AWS_ACCESS_KEY_ID_FILE")"
   AWS_SECRET_ACCESS_KEY="$(cat "$AWS_SECRET_ACCESS_KEY_FILE")"
@@ -227,7 +230,7 @@ def backup_egress_spec(args: PostgresSpec) -> Manifest:
     if bucket:
         # A NetworkPolicy names addresses, never host names (the store's name resolves to addresses that
         # change): the configured ranges, or else any public address but never the cluster's private ones.
-        blocks = [{"cidr": c} for c in bucket.allowed_cidrs] or [
+        blocks: list[dict[str, Any]] = [{"cidr": c} for c in bucket.allowed_cidrs] or [
             {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}
         ]
         egress.append({"to": [{"ipBlock": b} for b in blocks], "ports": [{"protocol": "TCP", "port": bucket.effective_port}]})
@@ -280,7 +283,9 @@ class Postgres(DataStore):
             k8s.batch.v1.CronJob(
                 f"{name}-backup", metadata=pg.workload_metadata(backup_name(spec), "backup"),
                 spec=backup_cronjob_spec(spec, self.secret_name),
-                opts=pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[claim, account, self.statefulset])),
+                opts=pulumi.ResourceOptions.merge(
+                    self._plain, pulumi.ResourceOptions(depends_on=[claim, account, self.statefulset])
+                ),
             )
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-backup-policy", metadata=pg.metadata(backup_name(spec), "backup"), spec=backup_egress_spec(spec),

@@ -135,7 +135,8 @@ def test_api_admits_the_configured_controller_only_when_exposed(runs: dict[str, 
     namespaces = [p["namespaceSelector"]["matchLabels"] for p in sources(runs["staging"])]
     assert {"kubernetes.io/metadata.name": "ingress-nginx"} in namespaces
     # dev: port-forward, no controller; only Prometheus, from the monitoring namespace.
-    assert [p["namespaceSelector"]["matchLabels"] for p in sources(runs["dev"])] == [{"kubernetes.io/metadata.name": "monitoring"}]
+    dev = [p["namespaceSelector"]["matchLabels"] for p in sources(runs["dev"])]
+    assert dev == [{"kubernetes.io/metadata.name": "monitoring"}]
     custom = run_program("staging", {"ingress": {"controller": {"namespace": "traefik", "podLabels": {"app": "traefik"}}}})
     assert custom.error is None, custom.error
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}},

@@ -123,7 +123,9 @@ def test_data_pods_are_guaranteed(runs: dict[str, Run], stack: str) -> None:
                 assert parse_quantity(requests[kind]) == parse_quantity(limits[kind]), f"{store}/{c['name']} {kind}"
 
 
-@pytest.mark.parametrize("key", ["postgres.resources", "postgres.metrics.resources", "redis.resources", "redis.metrics.resources"])
+@pytest.mark.parametrize(
+    "key", ["postgres.resources", "postgres.metrics.resources", "redis.resources", "redis.metrics.resources"]
+)
 def test_config_refuses_burstable_data_cpu_naming_the_key(key: str) -> None:
     group, *rest = key.split(".")
     burstable: dict[str, Any] = {"requests": {"cpu": "50m"}, "limits": {"cpu": "100m"}}

@@ -10,7 +10,6 @@ from ..profiles import EnvironmentProfile
 from ..validation import DnsLabel, Hostname, LabelKey, LabelValue
 from .base import Group, Model
 
-
 # The controller of kind ingress unless `controller` says otherwise.
 INGRESS_NGINX = {"namespace": "ingress-nginx", "podLabels": {"app.kubernetes.io/name": "ingress-nginx"}}
 # The label in-cluster Gateway implementations put on the data plane they deploy for a Gateway (GEP-1762).
