@@ -16,11 +16,12 @@ import pulumi_kubernetes as k8s
 
 from . import datastore
 from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef, StoreConnection
-from .contracts import dns_label, label_set, of_type, raise_if, require, sequence_of
+from .contracts import label_set, of_type, raise_if, require, scraper_problems, sequence_of
 from .environment import Where, namespace_of, options_in
 from .labels import API_COMPONENT, SKIP_SERVICE_AWAIT, identity_labels, labels, metadata, selector_labels
 from .namespace import PODS, NamespaceRef
 from .settings import ApiConfig, IngressConfig, IngressController, Probe
+from .settings.base import settings_problems
 
 COMPONENT = API_COMPONENT  # the component label and the rules/dashboard template
 SERVICE_PORT = 80
@@ -422,7 +423,8 @@ def kubectl_hints(namespace: str, name: str) -> dict[str, str]:
 def metrics_target(args: ApiSpec) -> MetricsTarget:
     port = "http" if args.settings.metrics_port is None else METRICS_PORT_NAME
     return MetricsTarget(
-        name=args.name, service_labels=pod_selector(args), port=port, path=args.settings.metrics_path, kind=COMPONENT
+        name=args.name, service_labels=pod_selector(args), port=port, path=args.settings.metrics_path, kind=COMPONENT,
+        namespace=args.namespace, scraper=args.monitoring_namespace,
     )
 
 
@@ -448,13 +450,14 @@ def resolve(name: str, args: ApiServiceArgs) -> tuple[ApiSpec, NamespaceRef]:
     require(args, ApiServiceArgs, "ApiService", name)
     where = namespace_of(args.environment, "ApiServiceArgs.environment")
     at = "ApiServiceArgs"
-    problems = of_type(args.settings, ApiConfig, f"{at}.settings", "an ApiConfig (ApiConfig.for_environment)")
+    problems = settings_problems(args.settings, ApiConfig, where.profile, f"{at}.settings")
     problems += of_type(args.database, (PostgresConnection, type(None)), f"{at}.database", "a Postgres connection or None")
     problems += of_type(args.cache, (RedisConnection, type(None)), f"{at}.cache", "a Redis connection or None")
     problems += sequence_of(args.extra_databases, PostgresConnection, f"{at}.extra_databases", "Postgres connections")
     problems += sequence_of(args.extra_caches, RedisConnection, f"{at}.extra_caches", "Redis connections")
-    problems += of_type(args.route, (IngressConfig, type(None)), f"{at}.route", "an IngressConfig or None")
-    problems += dns_label(args.monitoring_namespace, f"{at}.monitoring_namespace", optional=True)
+    if args.route is not None:
+        problems += settings_problems(args.route, IngressConfig, where.profile, f"{at}.route")
+    problems += scraper_problems(args.monitoring_namespace, where.name, f"{at}.monitoring_namespace")
     if args.monitoring_pod_labels is not None:
         problems += label_set(args.monitoring_pod_labels, f"{at}.monitoring_pod_labels")
     raise_if(problems)
@@ -467,12 +470,20 @@ def resolve(name: str, args: ApiServiceArgs) -> tuple[ApiSpec, NamespaceRef]:
     identity = pod_identity(name, where.name)
     used: dict[str, str] = {}
     for conn in stores(spec):
-        kind = "database" if isinstance(conn, PostgresConnection) else "cache"
+        kind = conn.KIND
+        record = where.store(conn.instance)
         if conn.namespace != where.name:
             problems.append(
                 f"{at}: {kind} {conn.instance!r} runs in namespace {conn.namespace!r}, the service in {where.name!r}; a "
                 "service and its stores share a namespace (a Secret cannot be referenced across namespaces)"
             )
+        elif record is None or record.kind != conn.KIND:
+            problems.append(
+                f"{at}: {kind} {conn.instance!r} is not a {type(conn).__name__.removesuffix('Connection')} of namespace "
+                f"{where.name!r}: pass the connection of the store component (its .connection)"
+            )
+        elif dict(record.pod_labels) != dict(conn.pod_labels) or list(record.clients) != list(conn.clients):
+            problems.append(f"{at}: {kind} {conn.instance!r}: the connection was altered after the store made it")
         elif not conn.admits(identity):
             problems.append(f"{at}: {kind} {conn.instance!r} does not admit ApiService {name!r}: add {name!r} to its clients")
         if used.get(conn.instance) == kind:

@@ -15,11 +15,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .connections import MetricsTarget
-from .contracts import dns_label, instance_name_problems, label_set, of_type, raise_if, require
+from .contracts import instance_name_problems, label_set, raise_if, require, scraper_problems
 from .environment import Where, namespace_of, options_in
 from .labels import API_COMPONENT, SKIP_SERVICE_AWAIT, identity_labels, labels, metadata, selector_labels
-from .namespace import PODS
+from .namespace import PODS, StoreRecord
 from .settings import Exporter, Footprint, Group, Image, Persistence, Resources, SecurityIds
+from .settings.base import settings_problems
 from .validation import parse_quantity
 
 # A Kubernetes object part as YAML spells it (camelCase). pulumi-kubernetes types its inputs as
@@ -107,7 +108,8 @@ class Store:
     def metrics_target(self) -> MetricsTarget:
         return MetricsTarget(
             name=self.app, service_labels={**self.selector, "app.kubernetes.io/component": METRICS_PORT_NAME},
-            port=METRICS_PORT_NAME, path="/metrics", kind=self.port_name,
+            port=METRICS_PORT_NAME, path="/metrics", kind=self.port_name, namespace=self.namespace,
+            scraper=self.monitoring_namespace,
         )
 
 
@@ -298,18 +300,15 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
     require(args, args_type, kind, name)
     at = args_type.__name__
     where = namespace_of(args.environment, f"{at}.environment")
-    settings_name = settings_type.__name__
-    problems = of_type(
-        getattr(args, "settings", None), settings_type, f"{at}.settings", f"a {settings_name} ({settings_name}.for_environment)"
-    )
-    problems += dns_label(args.monitoring_namespace, f"{at}.monitoring_namespace", optional=True)
+    problems = settings_problems(getattr(args, "settings", None), settings_type, where.profile, f"{at}.settings")
+    problems += scraper_problems(args.monitoring_namespace, where.name, f"{at}.monitoring_namespace")
     if args.monitoring_pod_labels is not None:
         problems += label_set(args.monitoring_pod_labels, f"{at}.monitoring_pod_labels")
     clients: Any = args.clients
     if isinstance(clients, (str, bytes, Mapping)) or not isinstance(clients, Sequence):
+        hint = f"; for one client write [{clients!r}]" if isinstance(clients, str) else ""
         problems.append(
-            f"{at}.clients: must be a list of ApiService instance names or pod label sets "
-            f"(got {type(clients).__name__} {clients!r}); for one client write [{clients!r}]"
+            f"{at}.clients: must be a list of ApiService instance names or pod label sets (got {type(clients).__name__}){hint}"
         )
         clients = ()
     admitted: list[Mapping[str, str]] = []
@@ -322,6 +321,8 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
             found = label_set(client, f"{at}.clients[{i}]")
             problems += found
             admitted += [] if found else [dict(client)]
+    repeated = [c for i, c in enumerate(admitted) if c in admitted[:i]]
+    problems += [f"{at}.clients: {c} is listed twice" for c in repeated]
     raise_if(problems)
     return Store(
         app=name, namespace=where.name, environment=where.environment, clients=tuple(admitted),
@@ -351,7 +352,10 @@ class DataStore(pulumi.ComponentResource):
         self, type_name: str, name: str, store: Store, where: Where, opts: pulumi.ResourceOptions | None,
         *, names: list[tuple[str, str]], footprint: Footprint,
     ):
-        namespace_of(where, "environment").claim(f"{type_name.rsplit(':', 1)[-1]} {name!r}", names, footprint)
+        ref = namespace_of(where, "environment")
+        ref.claim(f"{type_name.rsplit(':', 1)[-1]} {name!r}", names, footprint)
+        # What a connection handed to a service must match: a copy altered on the way is refused.
+        ref.register_store(name, StoreRecord(kind=store.component, pod_labels=store.identity, clients=store.clients))
         super().__init__(type_name, name, None, options_in(where, opts, data=True))
         self._name, self._store = name, store
         # Data-bearing children inherit protect (production) and retainOnDelete from the parent;

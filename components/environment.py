@@ -13,6 +13,7 @@ from .errors import ConfigError
 from .labels import labels, metadata
 from .namespace import NamespaceRef
 from .settings import NamespaceConfig
+from .settings.base import settings_problems
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 # The oldest Kubernetes this platform supports (fields it uses: native preStop sleep, 1.30; the schema
@@ -127,9 +128,14 @@ class Environment(pulumi.ComponentResource):
             + of_type(args.provider, (k8s.Provider, type(None)), "EnvironmentArgs.provider", "a kubernetes Provider or None")
         )
         try:
-            self.ref = NamespaceRef(name=args.settings.name, environment=args.environment, quota=args.settings.quota)
+            self.ref = NamespaceRef(
+                name=args.settings.name, environment=args.environment, quota=args.settings.quota,
+                limit_range=args.settings.limit_range,
+            )
         except ConfigError as error:
-            raise ConfigError([p.replace("NamespaceRef.", "EnvironmentArgs.") for p in error.problems]) from None
+            spelled = [p.replace("NamespaceRef.name", "EnvironmentArgs.settings.name") for p in error.problems]
+            raise ConfigError([p.replace("NamespaceRef.", "EnvironmentArgs.") for p in spelled]) from None
+        raise_if(settings_problems(args.settings, NamespaceConfig, self.ref.profile, "EnvironmentArgs.settings"))
         self.ref.claim(f"Environment {name!r}", OWN_NAMES)
         self.provider = args.provider
         env = self.ref.profile
@@ -187,6 +193,13 @@ def namespace_of(where: Where, argument: str) -> NamespaceRef:
 
 
 def options_in(where: Where, opts: pulumi.ResourceOptions | None, *, data: bool) -> pulumi.ResourceOptions:
-    """The Environment's options for a component (none for a NamespaceRef), with the caller's over them."""
-    own = where.options(data=data) if isinstance(where, Environment) else pulumi.ResourceOptions()
+    """The Environment's options for a component, with the caller's over them. In a NamespaceRef (a
+    namespace owned elsewhere) data is still protected and retained where its profile says so."""
+    if isinstance(where, Environment):
+        own = where.options(data=data)
+    else:
+        env = where.profile
+        own = pulumi.ResourceOptions(
+            protect=env.protect_data if data else None, retain_on_delete=env.retain_data if data else None
+        )
     return pulumi.ResourceOptions.merge(own, opts)

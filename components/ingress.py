@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 from .api import SERVICE_PORT, ApiService
 from .contracts import raise_if, require
 from .labels import labels, metadata
+from .namespace import claim_in
 from .settings import IngressConfig
 
 
@@ -176,6 +177,9 @@ class Ingress(pulumi.ComponentResource):
         spec = resolve(name, args)
         if spec is not None:
             args.service.namespace_ref.claim(f"Ingress {name!r}", names(spec))
+            # Two routes for one host (or two catch-alls) would be resolved by the controller: one loses.
+            host = spec.settings.host or "(any host)"
+            claim_in("hosts", args.service.namespace_ref, f"Ingress {name!r}", [("host", host)], "in this program")
         # Where, with which provider and after what: the service's own options.
         super().__init__("platform:index:Ingress", name, None, pulumi.ResourceOptions.merge(args.service.placement, opts))
         child = pulumi.ResourceOptions(parent=self)

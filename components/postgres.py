@@ -11,8 +11,9 @@ import pulumi_kubernetes as k8s
 from . import datastore
 from .connections import PostgresConnection, SecretKeyRef
 from .datastore import DataStore, DataStoreArgs, Manifest, Store
+from .environment import namespace_of
 from .labels import identity_labels
-from .namespace import PODS
+from .namespace import PODS, claim_in
 from .settings import PostgresConfig
 
 PORT = 5432
@@ -21,7 +22,7 @@ DATA_MOUNT = "/var/lib/postgresql/data"
 # initdb refuses a non-empty directory, and a fresh volume holds lost+found: use a subdirectory.
 PGDATA = f"{DATA_MOUNT}/pgdata"
 KIND = "postgres"  # the store's kind: its port name, rules and dashboard template
-COMPONENT = "database"  # the component label of its pods
+COMPONENT = PostgresConnection.KIND  # the component label of its pods
 BACKUP_COMPONENT = "backup"  # the component label of the backup job's pods
 BACKUP_MOUNT = "/backups"
 # Scratch space for the server's socket and lock file (/tmp: datastore.TMP_SCRATCH).
@@ -262,9 +263,15 @@ class Postgres(DataStore):
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
         spec = resolve(name, args)
         pg, s = spec.store, spec.settings
+        if s.backup.enabled and (bucket := s.backup.object_store):
+            # Two databases pruning one prefix would delete each other's dumps.
+            location = f"{bucket.endpoint}/{bucket.bucket}/{bucket.prefix}"
+            claim_in("object stores", args.environment, f"Postgres {name!r}", [("backup location", location)], "in this program")
         super().__init__(
             "platform:index:Postgres", name, pg, args.environment, opts, names=names(spec), footprint=s.footprint()
         )
+        for warning in s.warnings(namespace_of(args.environment, "PostgresArgs.environment").profile):
+            pulumi.log.warn(warning, resource=self)
         backup_clients = [backup_selector(spec)] if s.backup.enabled else []
         self._finish(statefulset_spec(spec, self.secret_name), s.metrics.enabled, backup_clients)
 

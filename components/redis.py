@@ -15,7 +15,7 @@ from .settings import RedisConfig
 from .validation import parse_quantity
 
 KIND = "redis"  # the store's kind: its port name, rules and dashboard template
-COMPONENT = "cache"  # the component label of its pods
+COMPONENT = RedisConnection.KIND  # the component label of its pods
 PORT = 6379
 METRICS_PORT = 9121
 CONFIG_DIR = "/etc/redis"

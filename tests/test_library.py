@@ -59,7 +59,7 @@ def test_no_absolute_import_of_the_package_inside_it() -> None:
     """`from components...` works in the repository but not from site-packages."""
     offenders = [
         f"{path.name}:{n}"
-        for path in sorted((ROOT / "components").glob("*.py"))
+        for path in sorted((ROOT / "components").rglob("*.py"))
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if re.match(r"\s*(from|import) components\b", line)
     ]

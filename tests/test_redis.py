@@ -175,7 +175,7 @@ def test_redis_conf_follows_config(policy: str) -> None:
 
 
 def test_storage_class_and_retention_from_args() -> None:
-    config = load_config("dev", {"redis": {"persistence": {"enabled": True, "storageClass": "fast"}}})
+    config = load_config("staging", {"redis": {"persistence": {"enabled": True, "storageClass": "fast"}}})
     # A staging namespace keeps its volumes.
     args = resolve("redis", RedisArgs(environment=NamespaceRef(name="dev", environment="staging"), settings=config.redis,
                                       clients=[{"app": "x"}]))

@@ -33,6 +33,7 @@ API_RESERVED_ENV = frozenset({
 })
 _CONFIG_FILE_NAME = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 _INI_NAME = re.compile(r"^[^\s\[\]=;#][^\n\[\]=]*$")
+_INI_VALUE = re.compile(r"[^\n\r\[\]=]+")
 
 
 class Autoscaling(Model):
@@ -133,6 +134,13 @@ class ApiConfig(Group):
             raise ValueError(f"{', '.join(reserved)}: set by the platform from the database and cache connections")
         return env
 
+    @field_validator("app_name")
+    @classmethod
+    def _one_ini_value(cls, name: str | None) -> str | None:
+        if name is not None and not _INI_VALUE.fullmatch(name):
+            raise ValueError(f"{name!r}: one line without '[', ']' or '=' (it is written into config.ini)")
+        return name
+
     @field_validator("files")
     @classmethod
     def _file_names(cls, files: dict[str, str]) -> dict[str, str]:
@@ -157,6 +165,12 @@ class ApiConfig(Group):
                 f"metricsPort {self.metrics_port} must differ from containerPort and the probe ports "
                 "(the public route reaches those); or set metricsPort to null if the app has no separate metrics port"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_path_is_not_the_app(self) -> ApiConfig:
+        if self.metrics_path == "/":
+            raise ValueError("metricsPath '/' would make the whole app private (the route denies the metrics path)")
         return self
 
     @model_validator(mode="after")

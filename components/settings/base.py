@@ -281,6 +281,8 @@ class Group(Model):
         ``ConfigError`` naming ``platform:<group>.<key>``. No Pulumi runtime is needed.
         """
         env = profile(environment)
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ConfigError([f"{PROJECT}:{cls.KEY}: overrides must be a map of settings (got {type(overrides).__name__})"])
         return build_group(cls, env, deep_merge(cls, cls.defaults(env), overrides or {}))
 
 
@@ -323,6 +325,9 @@ def format_error(group: str, error: Mapping[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see the config reference in README.md)"
+        key = str(error["loc"][-1]) if error["loc"] else ""
+        if "_" in key:
+            message += f"; keys are camelCase: {to_camel(key)!r}"
     elif error["type"] == "missing":
         message = "required key is missing"
     elif "input" in error and error["type"] not in ("value_error", "assertion_error"):
@@ -395,3 +400,17 @@ def group_rules(group: Group, env: EnvironmentProfile) -> list[str]:
     """A group's own rules, and the house rules over what it runs."""
     footprint = group.footprint()
     return group.rules(env) + guaranteed_data_pods(footprint, env) + pinned_images(footprint, env)
+
+
+def settings_problems(value: Any, expected: type[Group], env: EnvironmentProfile, argument: str) -> list[str]:
+    """What is wrong with a settings object handed to a component: its type, its fields (again: a
+    ``model_copy(update=...)`` skips validation) and its group's rules for the namespace's profile
+    (settings built for dev are refused in a production namespace)."""
+    if not isinstance(value, expected):
+        name = expected.__name__
+        return [f"{argument}: must be {name} (built with {name}.for_environment), got {type(value).__name__}"]
+    try:
+        expected.model_validate(value.model_dump(by_alias=True))
+    except ValidationError as exc:
+        return [f"{argument}: {format_error(expected.KEY, e)}" for e in exc.errors()]
+    return [f"{argument}: {p}" for p in group_rules(value, env)]
