@@ -134,7 +134,7 @@ def test_prometheus_reaches_the_metrics_port_and_the_controller_does_not(runs: d
             namespace = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
             admitted.setdefault(namespace, set()).update(int(p["port"]) for p in rule["ports"])
     assert admitted["monitoring"] == {port}
-    controller = {"staging": "ingress-nginx", "production": "gateway-system"}.get(stack)
+    controller = {"staging": "ingress-nginx", "production": "ingress-nginx"}.get(stack)
     if controller:
         assert admitted[controller] == {_container_port(run, "http")}
 
