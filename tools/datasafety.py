@@ -43,6 +43,8 @@ RETENTION_KEYS = {"retention", "retentionsize", "keep"}
 COMPONENT_LABEL = "app.kubernetes.io/component"
 SECRET_KEYS = ("data", "stringData")
 ABSENT = object()
+# How the CLI's JSON spells a value known only after `up` (plugin.UnknownStringValue).
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 # One random key per run: fingerprints compare old and new within one report, and cannot be
 # reversed or looked up (not even for a short, guessable value), because the key is never kept.
 _RUN_KEY = secrets.token_bytes(32)
@@ -61,6 +63,8 @@ class Finding:
 def fingerprint(value: Any) -> str:
     if value is ABSENT or value is None:
         return "(none)"
+    if value == UNKNOWN:
+        return "(new, known at up)"
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return hmac.new(_RUN_KEY, text.encode(), hashlib.sha256).hexdigest()[:8]
 
