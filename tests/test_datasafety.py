@@ -131,7 +131,7 @@ MASK = "<masked>"
     [
         ([statefulset()], [], "**StatefulSet** `dev/postgres`: DELETED"),
         ([cronjob()], [], "backups DISABLED"),
-        ([cronjob("7")], [cronjob("3")], "KEEP lowered: `spec.jobTemplate.spec.template.spec.containers[pg-dump].env[KEEP].value` 7 → 3"),
+        ([cronjob("7")], [cronjob("3")], "KEEP lowered: `spec.jobTemplate.spec.template.spec.containers[pg-dump].env[KEEP].value` 7 → 3"),  # noqa: E501
         ([cronjob()], [cronjob(suspend=True)], "backups SUSPENDED"),
         ([release("15d")], [release("36h")], "retention lowered: `spec.values.prometheus.prometheusSpec.retention` 15d → 36h"),
         ([statefulset()], [statefulset("Delete")], "volumes are now DELETED with the StatefulSet"),
@@ -164,6 +164,8 @@ def test_a_replacement_found_by_the_render_diff_is_reported() -> None:
     assert lines(found) == ["- **StatefulSet** `dev/postgres`: REPLACED (an immutable field changed; data may be lost)"]
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("15d", 15 * 86400), ("36h", 36 * 3600), ("9GB", 9e9), ("8Gi", 8 * 1024**3), ("7", 7)])
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("15d", 15 * 86400), ("36h", 36 * 3600), ("9GB", 9e9), ("8Gi", 8 * 1024**3), ("7", 7)]
+)
 def test_magnitudes_compare_durations_and_sizes(value: str, seconds: float) -> None:
     assert datasafety.magnitude(value) == seconds

@@ -267,8 +267,8 @@ def test_every_pulumi_step_gets_its_environments_credentials_and_the_variables()
     for step_id in ("credentials", "run"):
         env = steps[step_id]["env"]
         assert env["PLATFORM_VARS"] == "${{ inputs.variables }}", step_id
-        assert env["PULUMI_ACCESS_TOKEN"] == "${{ inputs.pulumi-access-token }}", step_id
-        assert env["PULUMI_CONFIG_PASSPHRASE"] == "${{ inputs.config-passphrase }}", step_id
+        assert env["PULUMI_ACCESS_TOKEN"] == "${{ inputs.pulumi-access-token }}", step_id  # noqa: S105
+        assert env["PULUMI_CONFIG_PASSPHRASE"] == "${{ inputs.config-passphrase }}", step_id  # noqa: S105
     assert "tools.delivery credentials" in steps["credentials"]["run"] and '--fork "$FORK"' in steps["credentials"]["run"]
     assert all(f"tools.delivery {verb}" in steps["run"]["run"] for verb in ("run", "drift", "sweep"))
     install = next(s for s in action["runs"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))

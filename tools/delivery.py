@@ -180,7 +180,9 @@ def qualified(stack: str) -> str:
 
 def check_organization() -> None:
     if self_managed() and organization():
-        raise Failure("variable PULUMI_ORG is set, but PULUMI_BACKEND_URL is a self-managed backend, which has no organisations: unset one")
+        raise Failure(
+            "variable PULUMI_ORG is set, but PULUMI_BACKEND_URL is a self-managed backend, which has no organisations: unset one"
+        )
 
 
 # ---------------------------------------------------------------- credentials
@@ -280,7 +282,8 @@ def pulumi_token_exchange(org: str, scope: str) -> str:
         with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
             return str(json.load(answer)["access_token"])
     except urllib.error.HTTPError as failed:
-        raise Failure(f"Pulumi OIDC token exchange for {org} ({scope}) refused: HTTP {failed.code} {failed.read()[:500]!r}") from None
+        why = f"HTTP {failed.code} {failed.read()[:500]!r}"
+        raise Failure(f"Pulumi OIDC token exchange for {org} ({scope}) refused: {why}") from None
 
 
 def oidc() -> int:
