@@ -73,19 +73,26 @@ def fingerprint(value: Any) -> str:
 
 
 def flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Leaf paths; list items with a ``name`` are addressed by it (``env[KEEP].value``)."""
+    """Leaf paths; list items with a unique name are addressed by it (``containers[api].image``,
+    ``env[KEEP].value``), by ``metadata.name`` (volumeClaimTemplates), else by index."""
     if isinstance(value, dict) and value:
-        items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in value.items()]
+        items = [(f"{prefix}.{key}" if prefix else str(key), child) for key, child in value.items()]
     elif isinstance(value, list) and value:
-        names = [item.get("name") if isinstance(item, dict) else None for item in value]
+        names = [_item_name(item) for item in value]
         named = None not in names and len(set(names)) == len(names)
-        items = [(f"{prefix}[{names[i] if named else i}]", v) for i, v in enumerate(value)]
+        items = [(f"{prefix}[{name if named else i}]", child) for i, (name, child) in enumerate(zip(names, value, strict=True))]
     else:
         return {prefix: value}
     out: dict[str, Any] = {}
     for path, child in items:
         out.update(flat(child, path))
     return out
+
+
+def _item_name(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return None
+    return item.get("name") or (item.get("metadata") or {}).get("name")
 
 
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}

@@ -97,31 +97,8 @@ def load(directory: Path) -> dict[str, Manifests]:
     return stacks
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Leaf paths; list items with a unique name are addressed by it (``containers[api].image``)."""
-    if isinstance(value, dict) and value:
-        items = [(f"{prefix}.{key}" if prefix else str(key), child) for key, child in value.items()]
-    elif isinstance(value, list) and value:
-        names = [_item_name(item) for item in value]
-        by_name = None not in names and len(set(names)) == len(names)
-        items = [(f"{prefix}[{name if by_name else i}]", child) for i, (name, child) in enumerate(zip(names, value, strict=True))]
-    else:
-        return {prefix: value}
-    flat: dict[str, Any] = {}
-    for path, child in items:
-        flat.update(flatten(child, path))
-    return flat
-
-
-def _item_name(item: Any) -> Any:
-    """A list item's identity: its ``name`` (containers, env, ports) or ``metadata.name`` (volumeClaimTemplates)."""
-    if not isinstance(item, dict):
-        return None
-    return item.get("name") or (item.get("metadata") or {}).get("name")
-
-
 def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    before, after = flatten(old), flatten(new)
+    before, after = datasafety.flat(old), datasafety.flat(new)
     return [
         Change(path, before.get(path, MISSING), after.get(path, MISSING))
         for path in sorted(set(before) | set(after))
