@@ -346,7 +346,7 @@ def stacks() -> list[dict[str, Any]]:
     token can see, and two `pr-12` of two organisations would look like one."""
     args = ["stack", "ls", "--json"]
     if organization() and not self_managed():
-        args += ["--organization", organization()]
+        args += ["--organization", organization(), "--fully-qualify-stack-names"]
     listed = json.loads(pulumi(*args).stdout or "[]")
     out = []
     for s in listed:

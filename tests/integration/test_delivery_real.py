@@ -12,6 +12,7 @@ rewrites the offline drift fixture from this run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -144,6 +145,46 @@ def test_the_remediation_reapplies_the_deployed_commit(workspace: Workspace) -> 
     assert f"Remediation `pulumi up --refresh` of `{STACK}` at `{COMMIT}`: done" in repair.stdout
     check = delivery(workspace, "drift", "--stack", STACK)
     assert check.returncode == 0, check.stdout[-4000:]
+
+
+def with_config(ws: Workspace, config: dict[str, Any] | None) -> None:
+    """The stack's config as a checkout would carry it (the salt stays in the state)."""
+    stack_file = ws.dir / f"Pulumi.{STACK}.yaml"
+    if config is None:
+        stack_file.unlink(missing_ok=True)
+    else:
+        stack_file.write_text(yaml.safe_dump({"config": config}))
+
+
+def test_up_applies_exactly_the_saved_plan_and_refuses_a_stale_one(workspace: Workspace, tmp_path: Path) -> None:
+    """What production does: the approver's preview saves a plan, the approved up applies it."""
+    plan = tmp_path / "plan.json"
+    api = {"platform:api": {"env": {"PODINFO_PORT_METRICS": "9797", "PLAN_CHECK": "one"}}}
+    try:
+        with_config(workspace, api)
+        args = ["--stack", STACK, "--policy-pack", ""]
+        saving = ["--log", str(tmp_path / "p.log"), "--save-plan", str(plan)]
+        preview = delivery(workspace, "run", "--command", "preview", *args, *saving)
+        assert preview.returncode == 0, preview.stdout[-3000:] + preview.stderr[-2000:]
+        digest = hashlib.sha256(plan.read_bytes()).hexdigest()
+        assert f"sha256 `{digest}`" in preview.stdout
+        up = delivery(workspace, "run", "--command", "up", *args, "--log", str(tmp_path / "u.log"), "--plan", str(plan),
+                      "--plan-digest", digest)
+        assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-2000:]
+        # The program moved on after the approval: the old plan must not apply something else.
+        stale = tmp_path / "stale.json"
+        with_config(workspace, {"platform:api": {"env": {"PODINFO_PORT_METRICS": "9797", "PLAN_CHECK": "two"}}})
+        delivery(workspace, "run", "--command", "preview", *args, "--log", str(tmp_path / "p2.log"), "--save-plan", str(stale))
+        with_config(workspace, {"platform:api": {"env": {"PODINFO_PORT_METRICS": "9797", "PLAN_CHECK": "three"}}})
+        refused = delivery(workspace, "run", "--command", "up", *args, "--log", str(tmp_path / "u2.log"), "--plan", str(stale))
+        assert refused.returncode != 0, refused.stdout[-3000:]
+        assert "plan" in (tmp_path / "u2.log").read_text().lower(), (tmp_path / "u2.log").read_text()[-3000:]
+        deployment = workspace.kube_json("get", "deployments", "-n", STACK)["items"]
+        envs = [e for d in deployment for c in d["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])]
+        assert {"name": "PLAN_CHECK", "value": "one"} in envs, envs  # nothing of the refused plan applied
+    finally:
+        with_config(workspace, None)
+        workspace.pulumi("up", "--yes", "--skip-preview", stack=STACK)
 
 
 # ---------------------------------------------------------------- the README's preview identity
