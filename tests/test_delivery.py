@@ -289,6 +289,19 @@ def test_production_applies_exactly_the_approved_plan(fakes: Fakes, tmp_path: Pa
     assert missing.code == 1 and "is missing" in missing.stdout and not missing.calls
 
 
+def test_the_first_production_deploy_creates_the_stack_without_a_plan(fakes: Fakes, tmp_path: Path) -> None:
+    """A preview needs the stack, so the very first one saved no plan; once it exists, never again."""
+    fakes.env = {**CLOUD, "GITHUB_SHA": SHA}
+    plan = ["--plan", str(tmp_path / "none.json")]
+    args = ["run", "--command", "up", "--stack", "production", "--log", str(tmp_path / "l"), *plan]
+    first = fakes.run(*args, "--plan-digest", "")
+    assert first.code == 0, first.stdout
+    assert "its first deploy creates it, without a plan" in first.stdout
+    assert first.ran("pulumi", "stack", "init") and "--plan" not in first.ran("pulumi", "up")[0]
+    again = fakes.run(*args, "--plan-digest", "")  # the stack exists now (the fake remembers)
+    assert again.code == 1 and "is missing" in again.stdout and not again.ran("pulumi", "up")
+
+
 def test_a_plan_that_no_longer_matches_fails_the_up(fakes: Fakes, tmp_path: Path) -> None:
     """The CLI refuses a step outside the plan ("violates plan"); that failure is the step's."""
     fakes.env = CLOUD
@@ -650,6 +663,21 @@ def test_a_listed_approver_approves_the_plan_of_an_earlier_run(fakes: Fakes) -> 
     result = fakes.run("protection", "--environment", "production", "--sha", SHA, "--approve-run", "4700")
     assert result.code == 0, result.stdout
     assert result.outputs == {"approved": "true", "plan-run": "4700", "plan-digest": digest}
+
+
+def test_an_approved_run_without_a_plan_is_a_first_deploy(fakes: Fakes) -> None:
+    fakes.env = {**APPROVERS, "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_TRIGGERING_ACTOR": "bob"}
+    fakes.gh = {
+        f"api repos/{REPO}/environments/production": environment(),
+        f"api repos/{REPO}/actions/runs/4700": approved_run(),
+        f"api repos/{REPO}/actions/runs/4700/artifacts": {"stdout": json.dumps({"artifacts": []})},
+    }
+    result = fakes.run("protection", "--environment", "production", "--sha", SHA, "--approve-run", "4700")
+    assert result.code == 0 and result.outputs == {"approved": "true", "plan-run": "4700", "plan-digest": ""}, result.stdout
+    expired = {"artifacts": [{"name": "production-plan-" + "ab" * 32, "expired": True}]}
+    fakes.gh[f"api repos/{REPO}/actions/runs/4700/artifacts"] = {"stdout": json.dumps(expired)}
+    late = fakes.run("protection", "--environment", "production", "--sha", SHA, "--approve-run", "4700")
+    assert late.code == 1 and "no unexpired production plan" in late.stdout
 
 
 @pytest.mark.parametrize(

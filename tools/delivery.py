@@ -422,6 +422,11 @@ def run(command: str, stack: str, upsert: bool, log: Path, policy_pack: str, sav
             save_plan.parent.mkdir(parents=True, exist_ok=True)
             args += ["--save-plan", str(save_plan)]
     elif command == "up":
+        if plan and not plan.is_file() and not stack_exists(stack):
+            # Its first deploy: a preview needs the stack, so there was no plan to save. A plan
+            # missing for a stack that exists fails below (check_plan): never an unplanned change.
+            notice(f"stack {stack} does not exist yet: its first deploy creates it, without a plan")
+            plan = None
         if plan:
             check_plan(plan, plan_digest)
         ensure_stack(stack, upsert)
@@ -795,12 +800,13 @@ def protection(environment: str, sha: str, approve_run: str) -> int:
     if (approved.get("triggering_actor") or {}).get("login") == actor:
         raise Failure(f"{actor} pushed the commit of run {approve_run}: another approver must approve it")
     artifacts = json.loads(cli("gh", "api", f"repos/{repo}/actions/runs/{approve_run}/artifacts").stdout).get("artifacts", [])
-    plans = [a["name"] for a in artifacts if a["name"].startswith(PLAN_ARTIFACT) and not a.get("expired")]
-    if len(plans) != 1:
+    plans = [a for a in artifacts if a["name"].startswith(PLAN_ARTIFACT)]
+    if len(plans) > 1 or any(a.get("expired") for a in plans):
         raise Failure(f"run {approve_run} has no unexpired production plan to apply: approve a newer run")
     set_output("approved", "true")
     set_output("plan-run", approve_run)
-    set_output("plan-digest", plans[0].removeprefix(PLAN_ARTIFACT))
+    # No plan at all: production did not exist when that run previewed it (its first deploy).
+    set_output("plan-digest", plans[0]["name"].removeprefix(PLAN_ARTIFACT) if plans else "")
     summary(f"Production approved by {actor}: the plan of run {approve_run} at `{sha}`.\n")
     return 0
 
