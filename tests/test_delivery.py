@@ -368,7 +368,6 @@ def test_a_successful_preview_posts_its_data_safety_summary_first(fakes: Fakes, 
 def test_a_failed_preview_replaces_the_last_good_comment(fakes: Fakes, tmp_path: Path) -> None:
     log = tmp_path / "dev.log"
     log.write_text("error: the program failed")
-    log.with_suffix(".safety.md").write_text("#### :white_check_mark: Data safety of `dev`: nothing")
     old = {"id": 99, "type": "Bot", "body": "<!-- platform-pulumi-preview-dev -->\n+ 3 to create"}
     someone = {"id": 98, "type": "User", "body": "<!-- platform-pulumi-preview-dev -->\nquoted by a human"}
     other = {"id": 97, "type": "Bot", "body": "<!-- platform-pulumi-preview-staging -->\n+ 1"}
@@ -381,7 +380,11 @@ def test_a_failed_preview_replaces_the_last_good_comment(fakes: Fakes, tmp_path:
     assert patch[4] == f"repos/{REPO}/issues/comments/99"
     body = patch[-1]
     assert "FAILED" in body and RUN_URL in body and "abc123" in body and "+ 3 to create" not in body
-    assert "Data safety of `dev`: unknown" in body and "nothing replaces" not in body  # never the old "safe"
+    assert "Data safety of `dev`: unknown" in body  # never the old "safe"
+    # What the failed preview planned before failing is kept: a replacement must not go unseen.
+    log.with_suffix(".safety.md").write_text("#### :warning: Data safety of `dev`: 1 finding(s) (INCOMPLETE: ...)\n")
+    body = fakes.run(*comment_args(log, "failure")).ran("gh", "api", "--method", "PATCH")[0][-1]
+    assert "1 finding(s) (INCOMPLETE" in body and "FAILED" in body
 
 
 # ---------------------------------------------------------------- review environment sweep

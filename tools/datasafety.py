@@ -271,5 +271,6 @@ def markdown(stack: str, found: list[Finding] | None, source: str, note: str = "
     lines = "\n".join(f.line() for f in found)
     return (
         f"#### :warning: Data safety of `{stack}`: {len(found)} finding(s) ({source})\n\n{lines}\n\n"
-        "Secret values are never shown: a fingerprint is a keyed hash, comparable within this report only.\n"
+        + (f"{note}\n\n" if note else "")
+        + "Secret values are never shown: a fingerprint is a keyed hash, comparable within this report only.\n"
     )

@@ -439,10 +439,10 @@ def run(command: str, stack: str, upsert: bool, log: Path, policy_pack: str, sav
     commit = checkout_commit()
     sections = [f"### pulumi {command} {stack}: {status}", f"Commit: `{commit or 'the working tree'}`"]
     if command == "preview":
-        safety = safety_summary(stack, policy_pack) if code == 0 else datasafety.markdown(stack, None, "")
+        safety = safety_summary(stack)
         log.with_suffix(".safety.md").write_text(safety)
         sections.insert(1, safety)
-        if code == 0 and "unknown" in safety.splitlines()[0]:
+        if code == 0 and ("unknown" in safety.splitlines()[0] or "INCOMPLETE" in safety.splitlines()[0]):
             code = 1  # no preview comment may look safe without its data-safety summary
         if code == 0 and save_plan:
             digest = sha256(save_plan)
@@ -472,18 +472,23 @@ def check_plan(plan: Path, digest: str) -> None:
         raise Failure(f"update plan {plan} has sha256 {sha256(plan)}, not the approved {digest}: not applying it")
 
 
-def safety_summary(stack: str, policy_pack: str) -> str:
+def safety_summary(stack: str) -> str:
     """The data-safety summary from `pulumi preview --json --show-secrets`. The JSON (with secret
-    values) is parsed here and dropped: only names and keyed fingerprints are ever written out."""
+    values) is parsed here and dropped: only names and keyed fingerprints are ever written out.
+    A failed preview still lists the steps it planned before failing (the API server refuses,
+    for one, the server-side dry run of a StatefulSet's replacement): those findings are shown,
+    marked incomplete, because a failure is exactly when a replacement must not go unseen."""
     result = pulumi("preview", "--json", "--show-secrets", "--suppress-outputs", "--stack", qualified(stack), check=False)
     try:
         found = datasafety.from_preview(json.loads(result.stdout))
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
         found = None
-    if found is None or result.returncode != 0:
-        note = f"`pulumi preview --json` failed ({result.returncode}); see the job log of {run_url()}."
-        return datasafety.markdown(stack, None, "", note)
-    return datasafety.markdown(stack, found, "from `pulumi preview --json`")
+    if result.returncode == 0 and found is not None:
+        return datasafety.markdown(stack, found, "from `pulumi preview --json`")
+    note = f"`pulumi preview --json` failed ({result.returncode}); see the job log of {run_url()}."
+    if found:
+        return datasafety.markdown(stack, found, "INCOMPLETE: the preview failed; from the steps it planned first", note)
+    return datasafety.markdown(stack, None, "", note)
 
 
 def tail(log: Path, limit: int = COMMENT_LIMIT) -> str:
@@ -504,8 +509,11 @@ def comment_body(command: str, stack: str, outcome: str, sha: str, log: Path) ->
     if outcome == "success":
         safety = safety_file.read_text() + "\n" if command == "preview" and safety_file.exists() else ""
         return f"{head}\n{safety}#### pulumi {command} `{stack}` at {sha}: succeeded\n\n```\n{tail(log)}\n```\n"
-    # A failed run replaces the last good output, which would otherwise look current.
-    safety = datasafety.markdown(stack, None, "") + "\n" if command == "preview" else ""
+    # A failed run replaces the last good output, which would otherwise look current; its own
+    # data-safety summary (of what the failed preview planned) is kept, never an older one.
+    # (RUNNER_TEMP is the job's own: a summary there is this run's.)
+    known = safety_file.read_text() if safety_file.exists() else datasafety.markdown(stack, None, "")
+    safety = known + "\n" if command == "preview" else ""
     return (
         f"{head}\n{safety}#### pulumi {command} `{stack}` at {sha}: FAILED ({outcome})\n\n"
         f"The {command} of this commit did not complete; an earlier result no longer applies. "
