@@ -199,7 +199,7 @@ def test_a_preview_reads_with_the_policy_pack_and_adds_the_data_safety_summary(f
     assert "--diff" in human and "--suppress-outputs" in human and "--save-plan" not in human
     assert {"--json", "--show-secrets"} <= set(as_json) and as_json[as_json.index("--stack") + 1] == "acme/dev"
     safety = log.with_suffix(".safety.md").read_text()
-    assert safety.startswith(":warning:", 5) and "**StatefulSet** `redis`: REPLACED" in safety, safety
+    assert safety.startswith(":warning:", 5) and "**StatefulSet** `redis-statefulset`: REPLACED" in safety, safety
     assert safety in result.summary and f"Commit: `{SHA}`" in result.summary
 
 

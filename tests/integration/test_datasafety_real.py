@@ -75,6 +75,7 @@ def redacted(preview: dict[str, Any]) -> dict[str, Any]:
 
 def keep(preview: dict[str, Any], name: str) -> None:
     if os.environ.get("PLATFORM_WRITE_FIXTURES") == "1":
+        FIXTURES.mkdir(parents=True, exist_ok=True)
         (FIXTURES / name).write_text(json.dumps(redacted(preview), indent=1, sort_keys=True) + "\n")
 
 
