@@ -286,7 +286,7 @@ def test_production_applies_exactly_the_approved_plan(fakes: Fakes, tmp_path: Pa
     assert swapped.code == 1 and "not the approved" in swapped.stdout and not swapped.calls
     plan.unlink()
     missing = fakes.run(*args, "--plan-digest", digest)
-    assert missing.code == 1 and "is missing" in missing.stdout and not missing.calls
+    assert missing.code == 1 and "is missing" in missing.stdout and not missing.ran("pulumi", "up")
 
 
 def test_the_first_production_deploy_creates_the_stack_without_a_plan(fakes: Fakes, tmp_path: Path) -> None:
@@ -455,7 +455,9 @@ def test_the_sweep_destroys_nothing_when_github_cannot_answer(fakes: Fakes) -> N
 
 def drift_fixture() -> dict[str, Any]:
     """Real `pulumi preview --refresh --json` of the local engine after a NetworkPolicy was deleted
-    and a Deployment's image was changed by hand (tests/integration/test_delivery_real.py)."""
+    and a Service relabelled with kubectl (tests/integration/test_delivery_real.py, which checks
+    this file against the engine): a `create`, and an `update` whose server-side dry run failed
+    with a field conflict (so the CLI exits non-zero, as the fake does where a test says so)."""
     return dict(json.loads((FIXTURES / "preview-refresh-drift.json").read_text()))
 
 
@@ -475,6 +477,7 @@ def deployed(fakes: Fakes, stack: str = "dev", commit: str = SHA) -> None:
 def test_drift_is_reported_with_the_fields_of_the_real_json_and_opens_one_issue(fakes: Fakes) -> None:
     deployed(fakes)
     fakes.pulumi["preview_json"] = drift_fixture()
+    fakes.pulumi["exit"] = {"preview": 255}  # as the real run exited: the conflict fails the dry run
     fakes.gh = {"issue list": issues(TITLE.format("staging"))}
     result = fakes.run("drift", "--stack", "dev", "--issue")
     assert result.code == 2, result.stdout
@@ -483,9 +486,10 @@ def test_drift_is_reported_with_the_fields_of_the_real_json_and_opens_one_issue(
     assert preview[preview.index("--cwd") + 1] == str(ROOT)  # the deployed commit is this checkout
     for text in (result.summary, result.ran("gh", "issue", "create")[0][-1]):
         assert "2 resource(s)" in text and f"deployment of `{SHA}`" in text
-        assert "| `kubernetes:networking.k8s.io/v1:NetworkPolicy` |" in text and "| create |" in text
-        # detailedDiff's paths: the field that changed, not just `spec`
-        assert "| update | spec.template.spec.containers[0].image (update) |" in text, text
+        assert "| `kubernetes:networking.k8s.io/v1:NetworkPolicy` | `env-allow-dns` | create |  |" in text, text
+        # detailedDiff's path and kind: the field that changed (the CLI's JSON has no diffKeys)
+        row = '| `kubernetes:core/v1:Service` | `redis-metrics` | update; conflict: changed by kubectl-label |'
+        assert f'{row} metadata.labels["app.kubernetes.io/part-of"] (update), ' in text, text
     (create,) = result.ran("gh", "issue", "create")
     assert create[create.index("--title") + 1] == TITLE.format("dev") and create[create.index("--label") + 1] == "drift"
     assert not result.ran("gh", "issue", "edit") and not result.ran("pulumi", "up")

@@ -45,6 +45,7 @@ SECRET_KEYS = ("data", "stringData")
 ABSENT = object()
 # How the CLI's JSON spells a value known only after `up` (plugin.UnknownStringValue).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+MASKED = "[secret]"  # how the CLI's JSON prints a secret value
 # One random key per run: fingerprints compare old and new within one report, and cannot be
 # reversed or looked up (not even for a short, guessable value), because the key is never kept.
 _RUN_KEY = secrets.token_bytes(32)
@@ -154,12 +155,17 @@ def field_findings(kind: str, name: str, old: dict[str, Any], new: dict[str, Any
 
 
 def secret_key_findings(kind: str, name: str, old: dict[str, Any], new: dict[str, Any], masked: bool) -> list[Finding]:
-    """Each Secret key whose value changed, by name; values only as fingerprints (or not at all)."""
+    """Each Secret key whose value changed, by name; values only as fingerprints (or not at all).
+    The CLI's JSON (3.274.1, backend/display/json.go) prints a secret map as "[secret]" even with
+    --show-secrets, and pulumi-kubernetes keeps a Secret's whole data map secret: then only the
+    fact that the section changed is known, and the summary says so instead of guessing keys."""
     found = []
     for section in SECRET_KEYS:
-        before, after = old.get(section) or {}, new.get(section) or {}
-        if not isinstance(before, dict) or not isinstance(after, dict):
+        before, after = old.get(section, ABSENT), new.get(section, ABSENT)
+        if MASKED in (before, after) and before is not after:
+            found.append(Finding(kind, name, f"`{section}` changed; its keys and values are masked by the CLI ({MASKED})"))
             continue
+        before, after = before if isinstance(before, dict) else {}, after if isinstance(after, dict) else {}
         for key in sorted(set(before) | set(after)):
             a, b = before.get(key, ABSENT), after.get(key, ABSENT)
             if a == b:
