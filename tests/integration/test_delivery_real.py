@@ -241,8 +241,8 @@ def test_the_preview_identity_can_dry_run_but_never_write(workspace: Workspace, 
     )
     steps = json.loads(preview.stdout).get("steps", [])
     assert preview.returncode == 0, preview.stdout[-3000:] + preview.stderr[-2000:]
-    creates = [s["urn"].split("::")[-1] for s in steps if s["op"] == "create"]
-    assert any("policy" in urn for urn in creates), steps  # the deleted NetworkPolicy, dry-run created
+    creates = [s["urn"].split("::")[-2] for s in steps if s["op"] == "create"]
+    assert any(kind.endswith("NetworkPolicy") for kind in creates), creates  # the deleted one, dry-run created
     assert victim not in names(workspace, "networkpolicies")  # previewed, not written
     workspace.pulumi("up", "--refresh", "--yes", "--skip-preview", stack=STACK)
 
