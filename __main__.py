@@ -67,7 +67,7 @@ ingress = Ingress(
 targets = [t for t in (api.metrics_target, postgres.metrics_target, redis.metrics_target) if t]
 monitoring = Monitoring(
     "monitoring",
-    MonitoringArgs(config.environment, environment.namespace, config.monitoring, targets, config.postgres.backup.enabled),
+    MonitoringArgs(config.environment, environment.namespace, config.monitoring, targets),
     opts=pulumi.ResourceOptions(providers=[provider]),
 )
 pulumi.export("apiUrl", api.in_cluster_url)

@@ -361,9 +361,17 @@ def kubectl_hints(namespace: str, name: str = NAME) -> dict[str, str]:
 
 
 def metrics_target(args: ApiServiceArgs) -> MetricsTarget:
-    port = "http" if args.settings.metrics_port is None else METRICS_PORT_NAME
+    """The scrape target, with the alerts its metrics contract allows (monitoring/rules/api-*.yaml)."""
+    s = args.settings
+    port = "http" if s.metrics_port is None else METRICS_PORT_NAME
+    rules = ("api", *(("api-errors",) if s.metrics_status_label else ()), f"api-latency-{s.metrics_latency_form}")
+    contract = {
+        "requests": s.metrics_requests, "status_label": s.metrics_status_label or "",
+        "latency": s.metrics_latency, "latency_form": s.metrics_latency_form,
+    }
     return MetricsTarget(
-        name=instance(args), service_labels=pod_selector(args), port=port, path=args.settings.metrics_path, kind=COMPONENT
+        name=instance(args), service_labels=pod_selector(args), port=port, path=s.metrics_path, kind=COMPONENT,
+        rules=rules, values=contract,
     )
 
 

@@ -18,9 +18,11 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 import pulumi
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -214,6 +216,11 @@ class ApiPersistence(Persistence):
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
 
 
+# Prometheus's own syntax for metric and label names.
+MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=200)]
+MetricLabel = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=100)]
+
+
 class ApiConfig(Model):
     """Settings of one ApiService (``platform:api``); build in code with ``ApiConfig.for_environment``."""
 
@@ -222,8 +229,16 @@ class ApiConfig(Model):
     container_port: Port
     metrics_path: HttpPath
     # The port the app serves metrics_path on, apart from the public one. None: only on
-    # container_port, which the public route reaches (only kind 'gateway' can deny the path there).
+    # container_port (the seed's app); the public route then denies metrics_path (components/ingress.py).
     metrics_port: Port | None = None
+    # The app's metrics contract, which the alerts and the dashboard follow (defaults: the seed's
+    # app): its request counter, the label carrying the HTTP status on it (None: it has none, so
+    # there is no error-ratio alert), and its request latency, either a histogram (<name>_bucket)
+    # or only <name>_sum and <name>_count (then the alert is on the mean, not a quantile).
+    metrics_requests: MetricName = "api_requests_total"
+    metrics_status_label: MetricLabel | None = None
+    metrics_latency: MetricName = "api_response_time_seconds"
+    metrics_latency_form: Literal["histogram", "sum_count"] = "sum_count"
     resources: Resources
     autoscaling: Autoscaling
     probes: Probes
@@ -486,6 +501,23 @@ class LoggingConfig(Model):
         return self
 
 
+def _chart_problems(path: Path, version: str) -> list[str]:
+    """A local kube-prometheus-stack must be the pinned version, with its dependencies assembled."""
+    try:
+        chart = yaml.safe_load((path / "Chart.yaml").read_text())
+    except (OSError, yaml.YAMLError) as error:
+        return [f"chartPath: {path} is not a chart directory ({error}); run `make upstream` for the pinned one"]
+    problems = []
+    if (chart.get("name"), str(chart.get("version"))) != ("kube-prometheus-stack", version):
+        problems.append(
+            f"chartPath: {path} holds {chart.get('name')} {chart.get('version')}, not kube-prometheus-stack {version} (chartVersion)"
+        )
+    missing = [d["name"] for d in chart.get("dependencies") or [] if not (path / "charts" / d["name"]).is_dir()]
+    if missing:
+        problems.append(f"chartPath: {path}/charts lacks the dependencies {missing}; run `make upstream`")
+    return problems
+
+
 class MonitoringConfig(Model):
     """Scraping, alerting and dashboards (``platform:monitoring``): install, existing or off."""
 
@@ -493,6 +525,13 @@ class MonitoringConfig(Model):
     namespace: DnsLabel
     release_name: DnsLabel
     chart_version: ChartVersion
+    # Where install mode takes kube-prometheus-stack from. None: the upstream Helm repository
+    # (needs internet). A directory: that chart, dependencies included, e.g. the one
+    # scripts/fetch-upstream.sh assembles in ~/.cache/platform-upstream/charts/ (no internet).
+    chart_path: str | None = None
+    # The chart's admission webhooks: the API server calls the operator's Service. Off where the
+    # API server cannot reach Service IPs (the local control plane, scripts/local-cluster.sh).
+    admission_webhooks: bool = True
     selector_labels: dict[LabelKey, LabelValue]
     scrape_interval: Duration
     retention: Duration
@@ -509,6 +548,8 @@ class MonitoringConfig(Model):
             problems.append(
                 "receivers: only mode 'install' runs an Alertmanager; a shared one (mode 'existing') routes by its owners' config"
             )
+        if self.chart_path and self.mode == "install":
+            problems += _chart_problems(Path(self.chart_path).expanduser(), self.chart_version)
         if self.logging.enabled and self.mode == "off":
             problems.append("logging.enabled: the log shipper runs in the monitoring namespace; set mode 'install' or 'existing'")
         names = [r.name for r in self.receivers]
@@ -616,9 +657,9 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "security": {"runAsUser": 10001, "runAsGroup": 10001},
             "containerPort": 8080 if durable else 9898,
             "metricsPath": "/metrics",
-            # Metrics on their own port, which only the monitoring namespace reaches and no public
-            # route points at. podinfo opens it when PODINFO_PORT_METRICS is set (its --port-metrics).
-            "metricsPort": 9090 if durable else 9797,
+            # The seed's app serves metrics on its main port (the public route denies the path);
+            # podinfo on a port of their own when PODINFO_PORT_METRICS is set (its --port-metrics).
+            "metricsPort": None if durable else 9797,
             "resources": _resources("100m", "256Mi", "500m", "512Mi"),
             "autoscaling": {
                 "enabled": production,
@@ -634,6 +675,11 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
                 "readiness": _probe("/ready" if durable else "/readyz", 5, 5, 5, 3),
             },
             **({} if durable else {"env": {"PODINFO_PORT_METRICS": "9797"}}),
+            # podinfo's metrics contract; the seed's app (staging, production) has the defaults.
+            **({} if durable else {
+                "metricsRequests": "http_requests_total", "metricsStatusLabel": "status",
+                "metricsLatency": "http_request_duration_seconds", "metricsLatencyForm": "histogram",
+            }),
             "appName": "api-fpc",
             "logLevel": "DEBUG" if environment == "dev" else "INFO",
             "persistence": {"enabled": False, "size": "10Gi", "accessMode": "ReadWriteOnce"},
@@ -694,7 +740,7 @@ def environment_defaults(environment: str, stack: str) -> dict[str, Any]:
             "mode": "install" if environment == "dev" else ("existing" if durable else "off"),
             "namespace": "monitoring",
             "releaseName": "kube-prometheus-stack",
-            "chartVersion": "88.3.0",
+            "chartVersion": "88.6.1",  # the version scripts/upstream.lock fetches for offline installs
             # The labels the (shared) Prometheus selects ServiceMonitors/PrometheusRules by; an
             # install selects every object anyway (see components/monitoring.py).
             "selectorLabels": {"release": "kube-prometheus-stack"},
@@ -856,11 +902,6 @@ def _relations(config: PlatformConfig) -> list[str]:
         problems.append(
             f"{PROJECT}:namespace.quota.requestsStorage: {ns.quota.requests_storage} is less than the "
             f"{_pretty(storage, 'memory')} the volumes of this environment claim"
-        )
-    if api.metrics_port is None and config.ingress.kind == "ingress":
-        problems.append(
-            f"{PROJECT}:api.metricsPort: null serves {api.metrics_path} on the port the Ingress exposes, and an Ingress "
-            "cannot deny a path portably; give the app a metrics port, or use ingress.kind 'gateway' (its route denies the path)"
         )
     if pg.backup.enabled and not pg.persistence.enabled:
         problems.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -50,7 +50,16 @@ class MetricsTarget:
     port: str  # the Service port name
     path: str
     kind: str = ""  # which rules/dashboard template applies (api, postgres, redis); empty: ``name``
+    # The files of monitoring/rules/ for this instance (empty: the one named like ``template``),
+    # and the values of their ${placeholders} besides ${namespace} and ${job} (the instance name):
+    # a Postgres with backups brings its backup rules and its CronJob's name, the API its metrics contract.
+    rules: tuple[str, ...] = ()
+    values: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def template(self) -> str:
         return self.kind or self.name
+
+    @property
+    def rule_files(self) -> tuple[str, ...]:
+        return self.rules or (self.template,)

@@ -5,11 +5,12 @@ cert-manager's ingress-shim. ``kind: gateway`` attaches an HTTPRoute to an exist
 (the successor of Ingress now that ingress-nginx is out of maintenance); there the Gateway's
 HTTPS listener holds the certificate. ``kind: none`` exposes nothing (dev: port-forward).
 
-Metrics stay private: the route reaches only the Service's port 80 (the app port); the API serves
-metrics on its own port (``api.metricsPort``), which only the monitoring namespace may reach. The
-HTTPRoute also denies the metrics path outright (a rule without backends, which Gateway API
-implementations answer with a 500), for apps that serve it on the app port too. An Ingress has no
-portable way to do that, so config refuses kind ``ingress`` for an app without a metrics port.
+Metrics stay private: the route reaches only the Service's port 80 (the app port), and denies the
+metrics path outright, for apps that serve it on the app port (the seed's app, podinfo). The
+HTTPRoute has a rule without backends for it (Gateway API implementations answer 500). The Ingress
+routes it, Exact and as a prefix, to ``<api>-denied``: a Service without selector or endpoints, which
+controllers answer with 503. Both are longer than "/", and the longest matching path wins (the
+Ingress and Gateway API specs). The metrics port, if the app has its own, has no route at all.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import IngressConfig
-from .labels import labels, metadata
+from .labels import SKIP_SERVICE_AWAIT, labels, metadata
 
 NAME = "api"  # the default API instance
 
@@ -57,16 +58,32 @@ def ingress_annotations(settings: IngressConfig) -> dict[str, str]:
     return result
 
 
+def denied_service_name(api_name: str) -> str:
+    return f"{api_name}-denied"
+
+
+def denied_service_spec() -> dict[str, Any]:
+    """No selector and no Endpoints: a backend that serves nothing."""
+    return {"type": "ClusterIP", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}
+
+
 def ingress_spec(args: IngressArgs) -> dict[str, Any]:
     settings = args.settings
+    denied = {"service": {"name": denied_service_name(args.api_name), "port": {"number": 80}}}
+    private = [
+        {"path": path.rstrip("/") + suffix, "pathType": kind, "backend": denied}
+        for path in args.private_paths
+        for kind, suffix in (("Exact", ""), ("Prefix", "/"))
+    ]
     rule: dict[str, Any] = {
         "http": {
             "paths": [
+                *private,
                 {
                     "path": "/",
                     "pathType": "Prefix",
                     "backend": {"service": {"name": args.service_name, "port": {"number": args.service_port}}},
-                }
+                },
             ]
         }
     }
@@ -119,6 +136,19 @@ class Ingress(pulumi.ComponentResource):
         meta_labels = labels(args.api_name, args.namespace, "ingress", args.environment)
         meta: dict[str, Any] = metadata(args.namespace, meta_labels, args.api_name, annotations=ingress_annotations(settings))
         if settings.kind == "ingress":
+            if args.private_paths:
+                denied = denied_service_name(args.api_name)
+                k8s.core.v1.Service(
+                    f"{name}-denied",
+                    # Its own name label, so no selector of the API's (the ServiceMonitor's) picks it up;
+                    # nothing to await: it has, by design, no endpoints.
+                    metadata=metadata(
+                        args.namespace, labels(denied, args.namespace, "ingress", args.environment), denied,
+                        annotations=SKIP_SERVICE_AWAIT,
+                    ),
+                    spec=denied_service_spec(),
+                    opts=child,
+                )
             k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta, spec=ingress_spec(args), opts=child)
         elif settings.kind == "gateway":
             k8s.apiextensions.CustomResource(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -203,6 +203,10 @@ class Postgres(DataStore):
         super().__init__("platform:index:Postgres", name, pg, opts)
         backup_clients = [backup_selector(args)] if s.backup.enabled else []
         self._finish(statefulset_spec(args, self.secret_name), s.metrics.enabled, backup_clients)
+        if self.metrics_target and s.backup.enabled:  # its backup alerts come with it
+            self.metrics_target = replace(
+                self.metrics_target, rules=(NAME, "postgres-backup"), values={"cronjob": backup_name(args)}
+            )
 
         if s.backup.enabled:
             claim = k8s.core.v1.PersistentVolumeClaim(
