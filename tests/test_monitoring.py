@@ -432,3 +432,53 @@ def test_logging_ships_container_logs_to_the_configured_backend(runs: dict[str, 
     assert shipper.inputs["values"]["resources"]["limits"] == {"cpu": "200m", "memory": "128Mi"}
     assert run.one("Namespace", "monitoring-namespace").urn in shipper.depends_on
     assert [r.name for r in runs["dev"].of_kind("Release")] == ["monitoring-stack"], "off by default"
+
+
+# ---------------------------------------------------------------- chart source, webhooks
+
+
+def fake_chart(path: Path, version: str, present: tuple[str, ...] = ("grafana",)) -> Path:
+    """A chart directory shaped like the one scripts/fetch-upstream.sh assembles, which declares
+    the dependency grafana and has those ``present`` in its charts/."""
+    chart = {"name": "kube-prometheus-stack", "version": version, "dependencies": [{"name": "grafana"}]}
+    path.mkdir(parents=True)
+    (path / "Chart.yaml").write_text(yaml.safe_dump(chart))
+    for dependency in present:
+        (path / "charts" / dependency).mkdir(parents=True)
+    return path
+
+
+def test_install_mode_takes_a_local_chart_directory(tmp_path: Path) -> None:
+    version = load_config("dev", {}).monitoring.chart_version
+    chart = fake_chart(tmp_path / "kube-prometheus-stack", version)
+    run = run_program("dev", {"monitoring": {"chartPath": str(chart), "admissionWebhooks": False}})
+    assert run.error is None, run.error
+    inputs = _release(run).inputs
+    assert inputs["chart"] == str(chart) and "repositoryOpts" not in inputs
+    # The API server never calls a webhook: none is installed, and the operator serves plain HTTP.
+    operator = inputs["values"]["prometheusOperator"]
+    assert operator["admissionWebhooks"] == {"enabled": False} and operator["tls"] == {"enabled": False}
+
+
+def test_the_default_source_is_the_upstream_repository_with_webhooks(runs: dict[str, Run]) -> None:
+    operator = _release(runs["dev"]).inputs["values"]["prometheusOperator"]
+    assert "admissionWebhooks" not in operator and "tls" not in operator  # the chart's defaults
+
+
+@pytest.mark.parametrize(
+    ("version", "dependencies", "problem"),
+    [
+        ("88.3.0", ("grafana",), "holds kube-prometheus-stack 88.3.0, not kube-prometheus-stack 88.6.1 (chartVersion)"),
+        ("88.6.1", (), "lacks the dependencies ['grafana']"),
+        (None, (), "is not a chart directory"),
+    ],
+)
+def test_a_local_chart_of_another_version_or_incomplete_is_refused(
+    tmp_path: Path, version: str | None, dependencies: tuple[str, ...], problem: str
+) -> None:
+    chart = tmp_path / "chart"
+    if version:
+        fake_chart(chart, version, dependencies)
+    run = run_program("dev", {"monitoring": {"chartPath": str(chart)}})
+    assert run.error is not None and "platform:monitoring: chartPath" in str(run.error) and problem in str(run.error), run.error
+    assert run.resources == []
