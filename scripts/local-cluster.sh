@@ -14,9 +14,10 @@
 # account issuer), kube-controller-manager, kube-scheduler, kwok with 3 nodes in zones
 # zone-a/b/c (pods become Running+Ready, Job pods Succeeded), default StorageClass "standard"
 # with static 20Gi PVs (released PVs are recycled), Ingress/LoadBalancer status set to
-# 127.0.0.1, kube-dns Service (+ fake coredns pods), namespaces monitoring and ingress-nginx,
-# and the CRDs pinned in scripts/upstream.lock (ServiceMonitor, PodMonitor, PrometheusRule, Probe,
-# Gateway API), fetched with kwok's stages into a cache by scripts/fetch-upstream.sh.
+# 127.0.0.1, kube-dns Service (+ fake coredns pods), namespace ingress-nginx, and the CRDs
+# pinned in scripts/upstream.lock (the Prometheus Operator's, Gateway API), fetched with kwok's
+# stages into a cache by scripts/fetch-upstream.sh. No `monitoring` namespace: install mode
+# (`make dev`) creates its own.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -256,10 +257,6 @@ EOF
 
 system_yaml() {
   cat <<'EOF'
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: monitoring}
 ---
 apiVersion: v1
 kind: Namespace
