@@ -244,6 +244,17 @@ def test_every_alert_of_an_instance_names_it() -> None:
                 assert any(f"by (namespace, {label}" in expr for label in ("job", "statefulset", "cronjob")), alert["alert"]
 
 
+def test_the_api_s_rules_follow_its_metrics_contract() -> None:
+    from components import api
+    from tests.test_api import make_args
+
+    seed, podinfo = api.metrics_target(make_args("staging")), api.metrics_target(make_args("dev"))
+    assert seed.rule_files == ("api", "api-latency-sum_count"), "no status label: no error ratio"
+    assert seed.values["requests"] == "api_requests_total" and seed.values["latency"] == "api_response_time_seconds"
+    assert podinfo.rule_files == ("api", "api-errors", "api-latency-histogram")
+    assert podinfo.values["status_label"] == "status"
+
+
 def test_a_placeholder_without_a_value_is_refused() -> None:
     with pytest.raises(ValueError, match=r"api-errors.yaml: no value for \$\{status_label\}"):
         render_rules("x", [MetricsTarget("api", {}, "http", "/metrics", "api", ("api-errors",), {"requests": "r"})])
