@@ -510,7 +510,8 @@ def _chart_problems(path: Path, version: str) -> list[str]:
     problems = []
     if (chart.get("name"), str(chart.get("version"))) != ("kube-prometheus-stack", version):
         problems.append(
-            f"chartPath: {path} holds {chart.get('name')} {chart.get('version')}, not kube-prometheus-stack {version} (chartVersion)"
+            f"chartPath: {path} holds {chart.get('name')} {chart.get('version')}, "
+            f"not kube-prometheus-stack {version} (chartVersion)"
         )
     missing = [d["name"] for d in chart.get("dependencies") or [] if not (path / "charts" / d["name"]).is_dir()]
     if missing:

@@ -46,7 +46,7 @@ def main() -> None:
     form, port = FORMS[sys.argv[1]], int(sys.argv[2])
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             if self.path != "/metrics":
                 self.send_error(404)
                 return

@@ -46,7 +46,7 @@ def relabel(labels: Labels, rules: Iterable[Mapping[str, Any]]) -> Labels | None
         regex = re.compile(str(rule.get("regex", "(.*)")).replace("$(SHARD)", "0"))
         value = rule.get("separator", ";").join(result.get(s, "") for s in rule.get("source_labels", []))
         match = regex.fullmatch(value)
-        if action == "keep" and not match or action == "drop" and match:
+        if (action == "keep" and not match) or (action == "drop" and match):
             return None
         if action == "replace" and match:
             replacement = _expand(str(rule.get("replacement", "$1")), match)

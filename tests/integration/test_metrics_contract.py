@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 def _get(port: int, path: str, **query: str) -> Any:
     url = f"http://127.0.0.1:{port}{path}?{urllib.parse.urlencode(query)}"
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)["data"]
 
 
@@ -71,7 +71,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = _free_port()
     try:
         for form, app_port in apps.values():
-            processes.append(subprocess.Popen([sys.executable, "-m", "tests.integration.metrics_app", form, str(app_port)], cwd=ROOT))
+            app = [sys.executable, "-m", "tests.integration.metrics_app", form, str(app_port)]
+            processes.append(subprocess.Popen(app, cwd=ROOT))
         processes.append(subprocess.Popen(
             [str(PROMETHEUS), f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
              f"--web.listen-address=127.0.0.1:{port}"],

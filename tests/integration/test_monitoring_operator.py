@@ -41,7 +41,10 @@ INSTALL, EXISTING = "it-mon-install", "it-mon-existing"  # stacks, and their app
 MONITORING_NS, RELEASE = "it-mon-stack", "it-kps"
 SHARED_NS = "it-mon-shared"  # the Prometheus objects of existing mode's "cluster stack"
 KPS_SELECTOR = {"release": "kube-prometheus-stack"}  # kube-prometheus-stack's default selectors
-TARGETS = {"api": ("api", "metrics", 9797), "postgres": ("postgres-metrics", "metrics", 9187), "redis": ("redis-metrics", "metrics", 9121)}
+# instance: (the Service its job must scrape, port name, container port)
+TARGETS = {
+    "api": ("api", "metrics", 9797), "postgres": ("postgres-metrics", "metrics", 9187), "redis": ("redis-metrics", "metrics", 9121)
+}
 OPERATOR = TOOLCHAIN / "bin" / "prometheus-operator"
 
 
@@ -198,7 +201,9 @@ def _peers(pid: int) -> set[str]:
 
 
 def _cluster(ws: Workspace, namespace: str) -> dict[str, list[dict[str, Any]]]:
-    kinds = {"services": "services", "pods": "pods", "endpoints": "endpoints", "endpointslices": "endpointslices.discovery.k8s.io"}
+    kinds = {
+        "services": "services", "pods": "pods", "endpoints": "endpoints", "endpointslices": "endpointslices.discovery.k8s.io"
+    }
     return {key: _json(ws, "-n", namespace, "get", kind)["items"] for key, kind in kinds.items()}
 
 
@@ -290,7 +295,7 @@ def test_a_wrong_port_label_or_namespace_is_caught(stacks: Workspace, operator: 
         stacks.kubectl("apply", "-f", "-", stdin=json.dumps(body))
     try:
         namespace, prometheus = operator["names"]["default"]
-        deadline, jobs = time.monotonic() + 120, {}
+        deadline, jobs = time.monotonic() + 120, dict[str, Any]()
         while time.monotonic() < deadline and len(jobs) < len(mutants):
             secret = _json(stacks, "-n", namespace, "get", "secret", f"prometheus-{prometheus}")
             jobs = {k: j for k, j in _jobs(_config(secret), EXISTING).items() if k.startswith("mutant-")}
