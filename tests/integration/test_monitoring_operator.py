@@ -43,7 +43,9 @@ SHARED_NS = "it-mon-shared"  # the Prometheus objects of existing mode's "cluste
 KPS_SELECTOR = {"release": "kube-prometheus-stack"}  # kube-prometheus-stack's default selectors
 # instance: (the Service its job must scrape, port name, container port)
 TARGETS = {
-    "api": ("api", "metrics", 9797), "postgres": ("postgres-metrics", "metrics", 9187), "redis": ("redis-metrics", "metrics", 9121)
+    "api": ("api", "metrics", 9797),
+    "postgres": ("postgres-metrics", "metrics", 9187),
+    "redis": ("redis-metrics", "metrics", 9121),
 }
 OPERATOR = TOOLCHAIN / "bin" / "prometheus-operator"
 
