@@ -49,7 +49,7 @@ def relabel(labels: Labels, rules: Iterable[Mapping[str, Any]]) -> Labels | None
         if (action == "keep" and not match) or (action == "drop" and match):
             return None
         if action == "replace" and match:
-            replacement = _expand(str(rule.get("replacement", "$1")), match)
+            replacement = _expand(str(rule.get("replacement", "$1")).replace("$(SHARD)", "0"), match)
             if replacement:
                 result[_expand(rule["target_label"], match)] = replacement
             else:
