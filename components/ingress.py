@@ -22,7 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import IngressConfig
-from .labels import SKIP_SERVICE_AWAIT, labels, metadata
+from .labels import labels, metadata
 
 NAME = "api"  # the default API instance
 
@@ -140,12 +140,9 @@ class Ingress(pulumi.ComponentResource):
                 denied = denied_service_name(args.api_name)
                 k8s.core.v1.Service(
                     f"{name}-denied",
-                    # Its own name label, so no selector of the API's (the ServiceMonitor's) picks it up;
-                    # nothing to await: it has, by design, no endpoints.
-                    metadata=metadata(
-                        args.namespace, labels(denied, args.namespace, "ingress", args.environment), denied,
-                        annotations=SKIP_SERVICE_AWAIT,
-                    ),
+                    # Its own name label, so no selector of the API's (the ServiceMonitor's) picks it up.
+                    # Without a selector the provider does not wait for endpoints (pkg/await/service.go).
+                    metadata=metadata(args.namespace, labels(denied, args.namespace, "ingress", args.environment), denied),
                     spec=denied_service_spec(),
                     opts=child,
                 )
