@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from components import api
-from components.monitoring import render_rules
+from components.monitoring import dashboard, render_rules
 from tests.test_api import make_args
 from tools.engine import ROOT
 from tools.realengine import TOOLCHAIN
@@ -44,15 +44,17 @@ def _get(port: int, path: str, **query: str) -> Any:
         return json.load(response)["data"]
 
 
+def targets() -> list[Any]:
+    """The seed's app (staging's settings) as instance "shop", podinfo (dev's) as "api"."""
+    return [replace(api.metrics_target(make_args("staging")), name="shop"), api.metrics_target(make_args("dev"))]
+
+
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     if not PROMETHEUS.exists():
         pytest.skip(f"{PROMETHEUS} missing: bash scripts/toolchain.sh --only prometheus")
     work = tmp_path_factory.mktemp("contract")
-    # The seed's app (staging's settings) as instance "shop", podinfo (dev's) as "api".
-    seed = replace(api.metrics_target(make_args("staging")), name="shop")
-    podinfo = api.metrics_target(make_args("dev"))
-    spec = render_rules("local", [seed, podinfo])
+    spec = render_rules("local", targets())
     for group in spec["groups"]:
         for rule in group["rules"]:
             rule.pop("for", None)  # the conditions, not their durations, are under test here
@@ -121,3 +123,18 @@ def test_the_old_contract_finds_nothing_on_the_seed_s_app(prometheus: int) -> No
         assert _get(prometheus, "/api/v1/query", query=query)["result"] == [], query
     assert _get(prometheus, "/api/v1/query", query='api_requests_total{job="shop"}')["result"]
 
+
+
+def test_every_dashboard_query_finds_the_app_s_series(prometheus: int) -> None:
+    """The dashboards follow the contract too: each panel's query returns data for its app."""
+    queries = [
+        (target.name, panel["title"], query["expr"].replace("$namespace", "local").replace("$__rate_interval", "1m"))
+        for target in targets()
+        for panel in json.loads(dashboard(target, "local"))["panels"]
+        for query in panel["targets"]
+    ]
+    deadline, empty = time.monotonic() + 60, queries
+    while empty and time.monotonic() < deadline:
+        time.sleep(2)
+        empty = [q for q in queries if not _get(prometheus, "/api/v1/query", query=q[2])["result"]]
+    assert not empty, empty
