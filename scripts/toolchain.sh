@@ -7,8 +7,9 @@
 #   ${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/{bin,src,logs,stamps}
 # Idempotent: a component whose stamp matches its version/inputs is skipped.
 # Afterwards:  source "${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/env.sh"
-# Usage: bash scripts/toolchain.sh [--only NAME[,NAME...]] [--list]
+# Usage: bash scripts/toolchain.sh [--with-test-tools] [--only NAME[,NAME...]] [--list]
 #   names: etcd kubernetes kwok pulumi shims pulumi-resource-kubernetes plugins prometheus-operator prometheus
+#   The last two only run tests (`make toolchain` passes --with-test-tools): `make dev` skips them.
 # See scripts/TOOLCHAIN.md for versions, timings and why some versions differ from requirements.txt.
 set -euo pipefail
 
@@ -57,16 +58,18 @@ die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
 command -v go >/dev/null || die "go is required (Go >= 1.26)"
 command -v python3 >/dev/null || die "python3 is required"
 
-ONLY=""
+ONLY=""; TEST_TOOLS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=",$2,"; shift 2 ;;
+    --with-test-tools) TEST_TOOLS=1; shift ;;
     --list) echo "etcd kubernetes kwok pulumi shims pulumi-resource-kubernetes plugins prometheus-operator prometheus"; exit 0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
 want() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
+want_test_tool() { [[ "$ONLY" == *",$1,"* ]] || { [ -z "$ONLY" ] && [ -n "$TEST_TOOLS" ]; }; }
 
 # stamp helpers: a component is up to date if its stamp file holds the same key and binaries exist
 stamp_ok() { # stamp_ok NAME KEY BIN...
@@ -301,8 +304,8 @@ want pulumi && build_pulumi
 want shims && build_shims
 want pulumi-resource-kubernetes && build_prk
 want plugins && install_plugins
-want prometheus-operator && build_operator
-want prometheus && build_prometheus
+want_test_tool prometheus-operator && build_operator
+want_test_tool prometheus && build_prometheus
 write_env
 log "done in $(( $(date +%s) - T0 ))s; cache $(du -sh "$DIR" 2>/dev/null | cut -f1) in $DIR"
 echo "export PATH=\"$BIN:\$PATH\"  # or: source $DIR/env.sh"
