@@ -16,29 +16,47 @@ class SecretKeyRef:
     key: str
 
 
-@dataclass(frozen=True)
-class PostgresConnection:
-    """How a client reaches one Postgres instance; the password only as a Secret reference."""
+@dataclass(frozen=True, kw_only=True)
+class StoreConnection:
+    """How a client reaches one data store; the password only as a Secret reference.
 
-    host: str  # the stable ClusterIP Service name, resolvable inside the namespace
-    port: int
-    database: str
-    user: str
-    password: SecretKeyRef
-    pod_labels: dict[str, str]  # selector labels of the Postgres pods, for network policies
-    # What a consumer waits for (the seed's `kubectl wait`): the StatefulSet, awaited ready.
-    ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    Attributes:
+        instance: the store's instance name (its Service, StatefulSet and variable prefix derive from it).
+        namespace: where the store runs; a client must run there too (a Secret cannot be referenced
+            from another namespace).
+        host: the stable ClusterIP Service name, resolvable inside the namespace.
+        port: the store's port.
+        password: the Secret key holding the password.
+        pod_labels: identity labels of the store's pods, for the client's egress policy.
+        clients: the pod label sets the store admits; a client whose pods match none is refused.
+        ready: what a consumer waits for (the seed's `kubectl wait`): the StatefulSet, awaited ready.
+    """
 
-
-@dataclass(frozen=True)
-class RedisConnection:
-    """How a client reaches one Redis instance; the password only as a Secret reference."""
-
+    instance: str
+    namespace: str
     host: str
     port: int
     password: SecretKeyRef
-    pod_labels: dict[str, str]
+    pod_labels: Mapping[str, str]
+    clients: Sequence[Mapping[str, str]] = ()
     ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+    def admits(self, pod_labels: Mapping[str, str]) -> bool:
+        """Whether pods with ``pod_labels`` match one of the store's client selectors."""
+        return any(all(pod_labels.get(k) == v for k, v in client.items()) for client in self.clients)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresConnection(StoreConnection):
+    """A Postgres instance: also the database and the user to log in as."""
+
+    database: str
+    user: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisConnection(StoreConnection):
+    """A Redis instance."""
 
 
 @dataclass(frozen=True)

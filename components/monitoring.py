@@ -29,9 +29,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from .config import LoggingConfig, MonitoringConfig, Resources
 from .connections import MetricsTarget
+from .contracts import instance_name_problems, of_type, raise_if, require, sequence_of
+from .environment import Environment, Where, namespace_of
 from .labels import labels, metadata
+from .namespace import NamespaceRef
+from .settings import LoggingConfig, MonitoringConfig, Resources
 from .validation import parse_quantity
 
 # The repository's monitoring/ directory; an installed wheel carries a copy inside the package.
@@ -47,14 +50,71 @@ LOG_PORTS = {"es": 9200, "forward": 24224, "loki": 3100}
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
-    """The targets to scrape, alert on and chart, and how (or whether) Prometheus runs."""
+    """The targets to scrape, alert on and chart, and how (or whether) Prometheus runs.
+
+    Attributes:
+        environment: the ``Environment`` (or ``NamespaceRef``) whose namespace holds the ServiceMonitors,
+            rules and dashboards.
+        settings: install, existing or off, and how (``MonitoringConfig.for_environment``).
+        targets: what to scrape: each component's ``metrics_target`` (None entries are skipped). Each
+            brings its alert rules: a Postgres with backups its backup rules, the API those its
+            metrics contract allows.
+    """
+
+    environment: Where
+    settings: MonitoringConfig
+    targets: Sequence[MetricsTarget | None] = ()
+
+
+@dataclass(frozen=True)
+class MonitoringSpec:
+    """The resolved arguments the builders read."""
 
     environment: str
     namespace: pulumi.Input[str]  # the app namespace (an Output carries the dependency on it)
     settings: MonitoringConfig
-    targets: Sequence[MetricsTarget]  # each brings its rule files (a Postgres with backups, its backup rules)
+    targets: Sequence[MetricsTarget]
+
+
+def resolve(name: str, args: MonitoringArgs) -> tuple[MonitoringSpec, NamespaceRef]:
+    require(args, MonitoringArgs, "Monitoring", name)
+    where = namespace_of(args.environment, "MonitoringArgs.environment")
+    problems = of_type(args.settings, MonitoringConfig, "MonitoringArgs.settings", "a MonitoringConfig")
+    problems += sequence_of(args.targets, (MetricsTarget, type(None)), "MonitoringArgs.targets", "metrics targets")
+    raise_if(problems)
+    # A target's name is its scrape job and the name of its ServiceMonitor and dashboard.
+    problems += [
+        f"MonitoringArgs.targets[{i}].name: {p}"
+        for i, t in enumerate(args.targets) if t is not None for p in instance_name_problems(t.name)
+    ]
+    raise_if(problems)
+    namespace = args.environment.namespace if isinstance(args.environment, Environment) else where.name
+    targets = [t for t in args.targets if t is not None]
+    return MonitoringSpec(where.environment, namespace, args.settings, targets), where
+
+
+def rules_name(name: str) -> str:
+    """The PrometheusRule of the Monitoring instance ``name``."""
+    return f"{name}-alerts"
+
+
+def dashboard_name(name: str, target: MetricsTarget) -> str:
+    """The dashboard ConfigMap of one target, named after the Monitoring instance ``name`` too."""
+    return f"{name}-dashboard-{target.name}"
+
+
+def names(name: str, spec: MonitoringSpec) -> list[tuple[str, str]]:
+    """What it creates in the app namespace (the install-mode stack lives in the monitoring namespace)."""
+    if spec.settings.mode == "off":
+        return []
+    result = [("PrometheusRule", rules_name(name))]
+    for target in spec.targets:
+        result.append(("ServiceMonitor", target.name))
+        if (ASSETS / "dashboards" / f"{target.template}.json").exists():
+            result.append(("ConfigMap", dashboard_name(name, target)))
+    return result
 
 
 # ---------------------------------------------------------------- pure builders
@@ -279,13 +339,30 @@ def existing_endpoints(settings: MonitoringConfig) -> dict[str, str]:
 
 
 class Monitoring(pulumi.ComponentResource):
-    """ServiceMonitors, alert rules and dashboards for the platform; the stack too in install mode."""
+    """ServiceMonitors, alert rules and dashboards for the platform; the stack too in install mode.
+
+    One per namespace (its PrometheusRule is claimed there). kube-prometheus-stack (install) is
+    cluster-wide: one install per cluster.
+
+    Outputs:
+        endpoints: Prometheus/Grafana URLs and port-forward commands (install), or how to find the
+            cluster's Prometheus (existing).
+        release: the Helm release (install), else None.
+    """
 
     release: k8s.helm.v3.Release | None
     endpoints: dict[str, str]
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:Monitoring", name, None, opts)
+        spec, where = resolve(name, args)
+        where.claim(f"Monitoring {name!r}", names(name, spec))
+        # Only the provider: the install-mode stack lives in another namespace and must not go with this one.
+        provider = args.environment.provider if isinstance(args.environment, Environment) else None
+        own = pulumi.ResourceOptions(providers=[provider] if provider else None)
+        super().__init__("platform:index:Monitoring", name, None, pulumi.ResourceOptions.merge(own, opts))
+        self._build(name, spec)
+
+    def _build(self, name: str, args: MonitoringSpec) -> None:
         settings = args.settings
         self.release = None
         grafana_secret = f"{settings.release_name}-grafana-admin" if settings.mode == "install" else None
@@ -313,7 +390,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
-            metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, "alerts"), f"{name}-alerts")),
+            metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, "alerts"), rules_name(name))),
             spec=app_ns.apply(lambda ns: render_rules(ns, targets)),
             opts=on_crds,
         )
@@ -326,7 +403,7 @@ class Monitoring(pulumi.ComponentResource):
     def _service_monitor(
         self,
         name: str,
-        args: MonitoringArgs,
+        args: MonitoringSpec,
         target: MetricsTarget,
         app_ns: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
@@ -340,22 +417,22 @@ class Monitoring(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _dashboard(self, name: str, args: MonitoringArgs, target: MetricsTarget, app_ns: pulumi.Output[str]) -> None:
+    def _dashboard(self, name: str, args: MonitoringSpec, target: MetricsTarget, app_ns: pulumi.Output[str]) -> None:
         board = target.name
         dashboard_labels = {**self._labels(args, "dashboard"), "grafana_dashboard": "1"}
         k8s.core.v1.ConfigMap(
             f"{name}-{board}-dashboard",
-            metadata=app_ns.apply(lambda ns: metadata(ns, dashboard_labels, f"{name}-dashboard-{board}")),
+            metadata=app_ns.apply(lambda ns: metadata(ns, dashboard_labels, dashboard_name(name, target))),
             data=app_ns.apply(lambda ns: {f"{board}.json": dashboard(target, ns)}),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
     @staticmethod
-    def _labels(args: MonitoringArgs, component: str) -> dict[str, str]:
+    def _labels(args: MonitoringSpec, component: str) -> dict[str, str]:
         # selectorLabels last: they are what the configured Prometheus selects objects by.
         return {**labels("monitoring", "platform", component, args.environment), **args.settings.selector_labels}
 
-    def _namespace(self, name: str, args: MonitoringArgs, common: dict[str, str]) -> k8s.core.v1.Namespace:
+    def _namespace(self, name: str, args: MonitoringSpec, common: dict[str, str]) -> k8s.core.v1.Namespace:
         # node-exporter (and Fluent Bit) need hostPID/hostNetwork/hostPath: `restricted` would
         # reject them. The app namespaces stay `restricted`.
         ns_labels = {**common, "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "baseline"}
@@ -366,7 +443,7 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     def _stack(
-        self, name: str, args: MonitoringArgs, common: dict[str, str], grafana_secret: str, after: list[pulumi.Resource]
+        self, name: str, args: MonitoringSpec, common: dict[str, str], grafana_secret: str, after: list[pulumi.Resource]
     ) -> k8s.helm.v3.Release:
         settings = args.settings
         password = random.RandomPassword(
@@ -397,7 +474,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, secret]),
         )
 
-    def _logging(self, name: str, args: MonitoringArgs, after: list[pulumi.Resource]) -> None:
+    def _logging(self, name: str, args: MonitoringSpec, after: list[pulumi.Resource]) -> None:
         settings = args.settings
         chart, repo = LOGGING_CHART
         k8s.helm.v3.Release(

@@ -10,14 +10,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import (
-    GROUPS,
-    SCALARS,
-    ConfigError,
-    environment_defaults,
-    load_config,
-)
+from components.config import GROUPS, SCALARS
+from components.errors import ConfigError
 from components.validation import parse_quantity
+from environments import environment_defaults, load_config
 from tests.harness import ROOT, run_program
 
 
@@ -55,14 +51,14 @@ def test_seed_shape_per_environment() -> None:
 
 def test_ephemeral_stacks_are_disposable() -> None:
     config = load_config("pr-7", {})
-    assert config.ephemeral and config.cluster.delete_unreachable
+    assert config.environment == "ephemeral" and config.cluster.delete_unreachable
     assert not config.protect_data and not config.retain_data
     production = load_config("production", {})
     assert production.protect_data and production.retain_data and not production.cluster.delete_unreachable
 
 
 def test_environment_override_is_validated() -> None:
-    assert load_config("prod-eu", {"environment": "production"}).production
+    assert load_config("prod-eu", {"environment": "production"}).profile.strict
     rejected = problems("x", {"environment": "prod"})
     assert any("platform:environment" in p and "dev, staging, production, ephemeral" in p for p in rejected)
 

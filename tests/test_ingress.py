@@ -7,15 +7,19 @@ from typing import Any
 import pytest
 
 from components import ingress
-from components.config import ConfigError, load_config
+from components.errors import ConfigError
+from environments import load_config
 from tests.harness import Run, run_program
 
 GATEWAY = {"kind": "gateway", "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}
 
 
-def make_args(stack: str = "production", raw: dict[str, Any] | None = None) -> ingress.IngressArgs:
+def make_args(stack: str = "production", raw: dict[str, Any] | None = None) -> ingress.RouteSpec:
     config = load_config(stack, {"ingress": raw or {}})
-    return ingress.IngressArgs(config.namespace.name, config.environment, config.ingress, "api", 80)
+    return ingress.RouteSpec(
+        name="api", namespace=config.namespace.name, environment=config.environment, settings=config.ingress,
+        service_name="api",
+    )
 
 
 def test_ingress_routes_the_host_to_the_api_service():

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import load_config
 from components.connections import MetricsTarget
 from components.monitoring import ASSETS, dashboard, render_rules
+from environments import load_config
 from tests.harness import MOCK_PASSWORD_PREFIX, Registered, Run, run_program
 
 CRD_KINDS = ("ServiceMonitor", "PrometheusRule")

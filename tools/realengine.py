@@ -24,7 +24,7 @@ from tools.upstream import fetched
 TOOLCHAIN = Path(os.environ.get("PLATFORM_TOOLCHAIN_DIR", Path.home() / ".cache" / "platform-toolchain"))
 # The program itself. Stack files are not copied: `stack init` writes each one, with its salt,
 # and write_local_config then adds the repository's config for that stack.
-CODE_FILES = ["Pulumi.yaml", "__main__.py", "components", "monitoring", "requirements.txt"]
+CODE_FILES = ["Pulumi.yaml", "__main__.py", "environments.py", "components", "monitoring", "requirements.txt"]
 # Most tests run monitoring in `existing` mode (the CRDs are applied by scripts/local-cluster.sh):
 # kube-prometheus-stack is one install per cluster, and these tests share one cluster.
 LOCAL_OVERRIDES: dict[str, Any] = {"platform:monitoring": {"mode": "existing"}}
