@@ -68,7 +68,7 @@ class MetricsTarget:
     port: str  # the Service port name
     path: str
     kind: str = ""  # which rules/dashboard template applies (api, postgres, redis); empty: ``name``
-    # The files of monitoring/rules/ for this instance (empty: the one named like ``template``),
+    # The files of monitoring/rules/ for this instance (empty: the one named like ``template``, if any),
     # and the values of their ${placeholders} besides ${namespace} and ${job} (the instance name):
     # a Postgres with backups brings its backup rules and its CronJob's name, the API its metrics contract.
     rules: tuple[str, ...] = ()
@@ -77,7 +77,3 @@ class MetricsTarget:
     @property
     def template(self) -> str:
         return self.kind or self.name
-
-    @property
-    def rule_files(self) -> tuple[str, ...]:
-        return self.rules or (self.template,)

@@ -139,13 +139,19 @@ def rule_groups(file: str, values: Mapping[str, str]) -> list[dict[str, Any]]:
     return list(yaml.safe_load(PLACEHOLDER.sub(fill, (ASSETS / "rules" / f"{file}.yaml").read_text()))["groups"])
 
 
+def rule_files(target: MetricsTarget) -> tuple[str, ...]:
+    """The target's own rule files, or the one of its kind if there is one (a kind without rules is scraped only)."""
+    own = (target.template,) if (ASSETS / "rules" / f"{target.template}.yaml").exists() else ()
+    return target.rules or own
+
+
 def render_rules(namespace: str, targets: Sequence[MetricsTarget]) -> dict[str, Any]:
     """A PrometheusRule spec (= a Prometheus rule file) scoped to one namespace: the platform-wide
     rules, then each target's rule files for that instance (group names prefixed by the instance
     unless it has its kind's name, as group names must be unique in a rule file)."""
     groups = rule_groups("platform", {"namespace": namespace})
     for target in targets:
-        for file in target.rule_files:
+        for file in rule_files(target):
             for group in rule_groups(file, _values(target, namespace)):
                 groups.append(group if target.name == target.template else {**group, "name": f"{target.name}-{group['name']}"})
     return {"groups": groups}

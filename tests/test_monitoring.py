@@ -249,9 +249,9 @@ def test_the_api_s_rules_follow_its_metrics_contract() -> None:
     from tests.test_api import make_args
 
     seed, podinfo = api.metrics_target(make_args("staging")), api.metrics_target(make_args("dev"))
-    assert seed.rule_files == ("api", "api-latency-sum_count"), "no status label: no error ratio"
+    assert seed.rules == ("api", "api-latency-sum_count"), "no status label: no error ratio"
     assert seed.values["requests"] == "api_requests_total" and seed.values["latency"] == "api_response_time_seconds"
-    assert podinfo.rule_files == ("api", "api-errors", "api-latency-histogram")
+    assert podinfo.rules == ("api", "api-errors", "api-latency-histogram")
     assert podinfo.values["status_label"] == "status"
 
 
