@@ -134,10 +134,9 @@ def _two_monitorings(second_target: str = "orders") -> None:
     env = environment()
     settings = pc.MonitoringConfig.for_environment(ENV)
     target = {"service_labels": {"a": "b"}, "port": "metrics", "path": "/metrics"}
-    pc.Monitoring("first", pc.MonitoringArgs(environment=env, settings=settings, targets=[pc.MetricsTarget(name="orders", **target)]))
-    pc.Monitoring("second", pc.MonitoringArgs(
-        environment=env, settings=settings, targets=[pc.MetricsTarget(name=second_target, **target)]
-    ))
+    for monitoring, name in (("first", "orders"), ("second", second_target)):
+        targets = [pc.MetricsTarget(name=name, **target)]
+        pc.Monitoring(monitoring, pc.MonitoringArgs(environment=env, settings=settings, targets=targets))
 
 
 def _database_elsewhere() -> None:
