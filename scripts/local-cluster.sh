@@ -157,11 +157,23 @@ EOF
 # ---- process management -------------------------------------------------------------------
 is_running() { local p; [ -f "$RUN/$1.pid" ] && p="$(cat "$RUN/$1.pid")" && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
+# Every descriptor but stdin/out/err closed: a daemon must not keep what the caller holds open,
+# such as the lock of `flock /tmp/platform-cluster.lock bash scripts/local-cluster.sh start`
+# (held by the cluster for as long as it runs, every other flock would wait forever).
+close_inherited_fds() {
+  local fd n
+  for fd in /proc/self/fd/*; do
+    n="${fd##*/}"
+    [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null
+  done
+  return 0
+}
+
 start_proc() { # NAME CMD...
   local name="$1"; shift
   if is_running "$name"; then return; fi
   # setsid: own session, so the process survives the caller and `stop` can end its group.
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  ( close_inherited_fds; exec setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 ) &
   echo $! > "$RUN/$name.pid"
 }
 
