@@ -5,7 +5,7 @@ VENV := venv
 GATES_VENV := .venv-gates
 export PLATFORM_GATES_BIN ?= $(CURDIR)/$(GATES_VENV)/bin
 
-.PHONY: venv gates policy-venv realservers upstream toolchain go-test benchmark test unit lint dev destroy-dev render diff docs benchmark-mocks
+.PHONY: venv gates policy-venv realservers upstream toolchain go-test benchmark test unit lint dev destroy-dev render diff docs benchmark-mocks benchmark-consumer
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -79,6 +79,10 @@ diff: venv
 
 benchmark: venv toolchain
 	$(VENV)/bin/python -m tools.benchmark
+
+# Destroy of another team's composition (examples/two-services) against kubectl delete namespace.
+benchmark-consumer: venv toolchain
+	$(VENV)/bin/python -m tools.consumerbench
 
 # Program execution under the mock engine against the import floor, base vs working tree.
 benchmark-mocks: venv

@@ -30,8 +30,8 @@ from .settings import (
     PostgresConfig,
     RedisConfig,
 )
-from .settings.base import Footprint, Group, Model, deep_merge, group_rules, validate_group
-from .settings.namespace import quota_problems
+from .settings.base import Footprint, Group, Model, deep_merge, digest_warnings, group_rules, validate_group
+from .settings.namespace import limit_range_problems, quota_problems
 
 # Scalar keys, declared with types in Pulumi.yaml (Pulumi's project schema has no objects).
 SCALARS = {"environment": ""}
@@ -130,12 +130,15 @@ def load_config(stack: str, raw: Mapping[str, Any], overrides: Overrides | None 
 
 def _relations(config: PlatformConfig) -> list[str]:
     """Rules that span groups: each one would otherwise fail later, inside the cluster."""
-    return quota_problems(config.namespace.quota, config.footprint)
+    problems = quota_problems(config.namespace.quota, config.footprint)
+    problems += limit_range_problems(config.namespace.limit_range, config.footprint)
+    return problems
 
 
 def config_warnings(config: PlatformConfig) -> list[str]:
     """Settings that are allowed but risky: printed at preview, never an error."""
-    return [w for group in config.groups for w in group.warnings(config.profile)]
+    own = [w for group in config.groups for w in group.warnings(config.profile)]
+    return own + digest_warnings(config.footprint, config.profile)
 
 
 def read_pulumi_config() -> tuple[str, dict[str, Any]]:
@@ -163,9 +166,7 @@ def read_pulumi_config() -> tuple[str, dict[str, Any]]:
 
 
 def from_pulumi(overrides: Overrides | None = None) -> PlatformConfig:
-    """Load and validate the running stack's config; raises ConfigError before any resource."""
+    """Load and validate the running stack's config; raises ConfigError before any resource. Its
+    warnings are printed by the components they concern, whoever builds them."""
     stack, raw = read_pulumi_config()
-    config = load_config(stack, raw, overrides)
-    for warning in config_warnings(config):
-        pulumi.log.warn(warning)
-    return config
+    return load_config(stack, raw, overrides)

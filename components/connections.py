@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pulumi
 
@@ -32,6 +33,8 @@ class StoreConnection:
         ready: what a consumer waits for (the seed's `kubectl wait`): the StatefulSet, awaited ready.
     """
 
+    KIND: ClassVar[str] = ""  # the component label of the store's pods: database, cache
+
     instance: str
     namespace: str
     host: str
@@ -50,6 +53,8 @@ class StoreConnection:
 class PostgresConnection(StoreConnection):
     """A Postgres instance: also the database and the user to log in as."""
 
+    KIND: ClassVar[str] = "database"
+
     database: str
     user: str
 
@@ -57,6 +62,8 @@ class PostgresConnection(StoreConnection):
 @dataclass(frozen=True, kw_only=True)
 class RedisConnection(StoreConnection):
     """A Redis instance."""
+
+    KIND: ClassVar[str] = "cache"
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,8 @@ class MetricsTarget:
     port: str  # the Service port name
     path: str
     kind: str = ""  # which rules/dashboard template applies (api, postgres, redis); empty: ``name``
+    namespace: str = ""  # where the workload runs (empty: unknown, not checked)
+    scraper: str | None = None  # the monitoring namespace its policy admits (None: none, or unknown if namespace is empty)
     # The files of monitoring/rules/ for this instance (empty: the one named like ``template``, if any),
     # and the values of their ${placeholders} besides ${namespace} and ${job} (the instance name):
     # a Postgres with backups brings its backup rules and its CronJob's name, the API its metrics contract.

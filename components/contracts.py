@@ -29,7 +29,7 @@ def require(args: Any, expected: type, component: str, name: str) -> None:
     """The component's own name and Args type, before anything else is looked at."""
     problems = [f"{component} {name!r}: {p}" for p in instance_name_problems(name)]
     if not isinstance(args, expected):
-        problems.append(f"{component} {name!r}: args must be a {expected.__name__} (got {type(args).__name__})")
+        problems.append(f"{component} {name!r}: args must be {expected.__name__} (got {type(args).__name__})")
     if problems:
         raise ConfigError(problems)
 
@@ -38,13 +38,13 @@ def of_type(value: Any, expected: type | tuple[type, ...], argument: str, what: 
     """[] if ``value`` is an instance of ``expected``, else one problem naming ``argument``."""
     if isinstance(value, expected):
         return []
-    return [f"{argument}: must be {what} (got {type(value).__name__} {value!r})"]
+    return [f"{argument}: must be {what} (got {type(value).__name__} {_short(value)})"]
 
 
 def sequence_of(value: Any, expected: type | tuple[type, ...], argument: str, what: str) -> list[str]:
     """A list or tuple whose items are all ``expected`` (a lone string is not a list of names)."""
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        return [f"{argument}: must be a list of {what} (got {type(value).__name__} {value!r})"]
+        return [f"{argument}: must be a list of {what} (got {type(value).__name__} {_short(value)})"]
     return [p for i, item in enumerate(value) for p in of_type(item, expected, f"{argument}[{i}]", what)]
 
 
@@ -54,6 +54,13 @@ def dns_label(value: Any, argument: str, optional: bool = False) -> list[str]:
     if isinstance(value, str) and _DNS_LABEL.fullmatch(value):
         return []
     return [f"{argument}: {value!r} is not a namespace name (a DNS-1123 label: lower-case letters, digits and '-')"]
+
+
+def scraper_problems(value: Any, own_namespace: str, argument: str) -> list[str]:
+    """A monitoring namespace a workload admits scrapes from: a namespace, and not its own."""
+    if value is not None and value == own_namespace:
+        return [f"{argument}: {value!r} is the workload's own namespace: every pod there could scrape it"]
+    return dns_label(value, argument, optional=True)
 
 
 def label_set(value: Any, argument: str) -> list[str]:
@@ -69,3 +76,9 @@ def label_set(value: Any, argument: str) -> list[str]:
 def raise_if(problems: list[str]) -> None:
     if problems:
         raise ConfigError(problems)
+
+
+def _short(value: Any) -> str:
+    """A value for an error message: a long repr (a whole settings object) cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

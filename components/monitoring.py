@@ -30,11 +30,12 @@ import pulumi_random as random
 import yaml
 
 from .connections import MetricsTarget
-from .contracts import instance_name_problems, of_type, raise_if, require, sequence_of
+from .contracts import instance_name_problems, raise_if, require, sequence_of
 from .environment import Environment, Where, namespace_of
 from .labels import labels, metadata
-from .namespace import NamespaceRef
+from .namespace import NamespaceRef, claim_in
 from .settings import LoggingConfig, MonitoringConfig, Resources
+from .settings.base import settings_problems
 from .validation import parse_quantity
 
 # The repository's monitoring/ directory; an installed wheel carries a copy inside the package.
@@ -81,18 +82,34 @@ class MonitoringSpec:
 def resolve(name: str, args: MonitoringArgs) -> tuple[MonitoringSpec, NamespaceRef]:
     require(args, MonitoringArgs, "Monitoring", name)
     where = namespace_of(args.environment, "MonitoringArgs.environment")
-    problems = of_type(args.settings, MonitoringConfig, "MonitoringArgs.settings", "a MonitoringConfig")
+    problems = settings_problems(args.settings, MonitoringConfig, where.profile, "MonitoringArgs.settings")
     problems += sequence_of(args.targets, (MetricsTarget, type(None)), "MonitoringArgs.targets", "metrics targets")
     raise_if(problems)
-    # A target's name is its scrape job and the name of its ServiceMonitor and dashboard.
-    problems += [
-        f"MonitoringArgs.targets[{i}].name: {p}"
-        for i, t in enumerate(args.targets) if t is not None for p in instance_name_problems(t.name)
-    ]
+    for i, target in enumerate(args.targets):
+        if target is not None:
+            problems += target_problems(target, f"MonitoringArgs.targets[{i}]", where.name, args.settings)
     raise_if(problems)
+    if args.settings.mode == "install":  # CRDs and ClusterRoles: one install per cluster
+        claim_in("cluster", where, f"Monitoring {name!r}", [("kube-prometheus-stack", "install")], "in this program")
     namespace = args.environment.namespace if isinstance(args.environment, Environment) else where.name
     targets = [t for t in args.targets if t is not None]
     return MonitoringSpec(where.environment, namespace, args.settings, targets), where
+
+
+def target_problems(target: MetricsTarget, argument: str, namespace: str, settings: MonitoringConfig) -> list[str]:
+    """A target this Monitoring can scrape: named like an instance (its job, ServiceMonitor and
+    dashboard), in its namespace, and admitting its Prometheus' namespace on the metrics port."""
+    problems = [f"{argument}.name: {p}" for p in instance_name_problems(target.name)]
+    if target.namespace and target.namespace != namespace:
+        problems.append(
+            f"{argument}: {target.name!r} runs in namespace {target.namespace!r}; this Monitoring watches {namespace!r}"
+        )
+    elif target.namespace and settings.mode != "off" and target.scraper != settings.namespace:
+        problems.append(
+            f"{argument}: {target.name!r} admits scrapes from {target.scraper!r}, not from {settings.namespace!r} where "
+            "Prometheus runs: give its component monitoring_namespace=" + repr(settings.namespace)
+        )
+    return problems
 
 
 def rules_name(name: str) -> str:

@@ -15,7 +15,7 @@ from .settings import RedisConfig
 from .validation import parse_quantity
 
 KIND = "redis"  # the store's kind: its port name, rules and dashboard template
-COMPONENT = "cache"  # the component label of its pods
+COMPONENT = RedisConnection.KIND  # the component label of its pods
 PORT = 6379
 METRICS_PORT = 9121
 CONFIG_DIR = "/etc/redis"
@@ -65,6 +65,8 @@ def redis_conf(settings: RedisConfig, secret_dir: str) -> str:
         # Every write logged, fsync once a second: at most a second of writes lost on a crash.
         "appendonly yes",
         "appendfsync everysec",
+        # No RDB snapshots besides the AOF: each would fork (copy-on-write) for nothing the AOF lacks.
+        'save ""',
         # Deliberate limits: Redis defaults to no maxmemory and `noeviction`.
         f"maxmemory {int(parse_quantity(settings.maxmemory))}",
         f"maxmemory-policy {settings.maxmemory_policy}",

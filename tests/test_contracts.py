@@ -42,9 +42,13 @@ def service(env: Any, name: str = "orders", settings: dict[str, Any] | None = No
 def two_services_sharing_a_database() -> None:
     """The composition every case below breaks one way: it must itself deploy."""
     env = environment()
-    db = postgres(env, clients=("orders", "billing"))
+    db = pc.Postgres("ordersdb", pc.PostgresArgs(
+        environment=env, clients=["orders", "billing"], monitoring_namespace="monitoring",
+        settings=pc.PostgresConfig.for_environment(ENV, {"persistence": {"size": "1Gi"}, "backup": {"size": "1Gi"}}),
+    ))
     cache = redis(env)
-    orders = service(env, "orders", database=db.connection, cache=cache.connection, route=gateway())
+    orders = service(env, "orders", database=db.connection, cache=cache.connection, route=gateway(),
+                     monitoring_namespace="monitoring")
     service(env, "billing", database=db.connection)  # no cache
     pc.Ingress("orders-route", pc.IngressArgs(service=orders))
     pc.Monitoring("monitoring", pc.MonitoringArgs(
@@ -133,9 +137,8 @@ def _two_monitorings(second_target: str = "orders") -> None:
     monitored twice (its ServiceMonitor is named after it) collides."""
     env = environment()
     settings = pc.MonitoringConfig.for_environment(ENV)
-    target = {"service_labels": {"a": "b"}, "port": "metrics", "path": "/metrics"}
     for monitoring, name in (("first", "orders"), ("second", second_target)):
-        targets = [pc.MetricsTarget(name=name, **target)]
+        targets = [pc.MetricsTarget(name=name, service_labels={"a": "b"}, port="metrics", path="/metrics")]
         pc.Monitoring(monitoring, pc.MonitoringArgs(environment=env, settings=settings, targets=targets))
 
 
@@ -159,7 +162,110 @@ def _too_many_services() -> None:
     service(env, "orders")  # the 13th Service
 
 
+def _dev_settings_in_production() -> None:
+    env = pc.Environment("prod", pc.EnvironmentArgs(
+        environment="production", settings=pc.NamespaceConfig.for_environment("production", {"name": "prod"})))
+    latest = {"image": {"repository": "ghcr.io/acme/app", "tag": "latest"}}
+    pc.ApiService("orders", pc.ApiServiceArgs(environment=env, settings=pc.ApiConfig.for_environment("dev", latest)))
+
+
+def _copied_past_validation() -> None:
+    settings = pc.ApiConfig.for_environment(ENV, IMAGE).model_copy(update={"replicas": 0})
+    pc.ApiService("orders", pc.ApiServiceArgs(environment=environment(), settings=settings))
+
+
+def _two_refs_one_namespace() -> None:
+    service(pc.NamespaceRef(name="shop", environment=ENV), "orders")
+    redis(pc.NamespaceRef(name="shop", environment=ENV), "orders")
+
+
+def _two_environments_one_namespace() -> None:
+    environment("shop")
+    settings = pc.NamespaceConfig.for_environment(ENV, {"name": "shop"})
+    pc.Environment("again", pc.EnvironmentArgs(environment=ENV, settings=settings))
+
+
+def _altered_connection() -> None:
+    import dataclasses
+
+    env = environment()
+    db = postgres(env, clients=("orders",))
+    forged = dataclasses.replace(db.connection, clients=(*db.connection.clients, pc.pod_identity("evil", "shop")))
+    service(env, "evil", database=forged)
+
+
+def _hand_made_connection() -> None:
+    env = environment()
+    fake = pc.PostgresConnection(
+        instance="elsewhere", namespace="shop", host="elsewhere", port=5432, database="x", user="x",
+        password=pc.SecretKeyRef("s", "password"), pod_labels={}, clients=[pc.pod_identity("orders", "shop")],
+    )
+    service(env, database=fake)
+
+
+def _one_backup_location_twice() -> None:
+    env = environment()
+    store = {"endpoint": "s3.example.org", "bucket": "backups", "prefix": "shop/", "existingSecret": "backup-s3"}
+    postgres(env, "db1", backup={"objectStore": store})
+    postgres(env, "db2", backup={"objectStore": store})
+
+
+def _two_routes_one_host() -> None:
+    env = environment()
+    public = pc.IngressConfig.for_environment(ENV, {"kind": "gateway", "host": "shop.example.org",
+                                                     "gateway": {"name": "public", "namespace": "gateways"}})
+    for name in ("orders", "billing"):
+        pc.Ingress(f"{name}-route", pc.IngressArgs(service=service(env, name, route=public)))
+
+
+def _two_installs() -> None:
+    install = pc.MonitoringConfig.for_environment(ENV, {"mode": "install"})
+    pc.Monitoring("first", pc.MonitoringArgs(environment=environment("shop"), settings=install))
+    pc.Monitoring("second", pc.MonitoringArgs(environment=environment("blog"), settings=install))
+
+
+def _unscrapable_target() -> None:
+    env = environment()
+    orders = service(env, monitoring_namespace=None)
+    pc.Monitoring("monitoring", pc.MonitoringArgs(
+        environment=env, settings=pc.MonitoringConfig.for_environment(ENV), targets=[orders.metrics_target]))
+
+
+def _container_above_the_limit_range() -> None:
+    big = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "8", "memory": "1Gi"}}
+    service(environment(), settings={"resources": big})
+
+
 CASES: list[tuple[str, Callable[[], object], str, list[str]]] = [
+    ("settings built for dev in a production namespace", _dev_settings_in_production, "ApiService:orders",
+     ["ApiServiceArgs.settings: platform:api.replicas: production needs at least 2",
+      "ApiServiceArgs.settings: platform:api.image: production needs a pinned image"]),
+    ("settings copied past validation", _copied_past_validation, "ApiService:orders",
+     ["ApiServiceArgs.settings: platform:api.replicas: Input should be greater than or equal to 1"]),
+    ("two namespace refs of one namespace", _two_refs_one_namespace, "Redis:orders",
+     ["Redis 'orders': pods 'orders' in namespace 'shop' is already claimed by ApiService 'orders'"]),
+    ("two environments of one namespace", _two_environments_one_namespace, "Environment:again",
+     ["Environment 'again': ResourceQuota 'quota' in namespace 'shop' is already claimed by Environment 'shop-env'"]),
+    ("the cluster's own namespace", lambda: environment("kube-system"), "Environment:kube-system-env",
+     ["EnvironmentArgs.settings.name: 'kube-system' is the cluster's own namespace"]),
+    ("a connection altered to admit another service", _altered_connection, "ApiService:evil",
+     ["database 'ordersdb': the connection was altered after the store made it"]),
+    ("a hand-made connection", _hand_made_connection, "ApiService:orders",
+     ["database 'elsewhere' is not a Postgres of namespace 'shop'"]),
+    ("two databases pruning one backup location", _one_backup_location_twice, "Postgres:db2",
+     ["Postgres 'db2': backup location 's3.example.org/backups/shop/' in this program is already claimed by Postgres 'db1'"]),
+    ("two routes for one host", _two_routes_one_host, "Ingress:billing-route",
+     ["Ingress 'billing-route': host 'shop.example.org' in this program is already claimed by Ingress 'orders-route'"]),
+    ("two kube-prometheus-stack installs", _two_installs, "Monitoring:second",
+     ["Monitoring 'second': kube-prometheus-stack 'install' in this program is already claimed by Monitoring 'first'"]),
+    ("a target that does not admit Prometheus", _unscrapable_target, "Monitoring:monitoring",
+     ["MonitoringArgs.targets[0]: 'orders' admits scrapes from None, not from 'monitoring'"]),
+    ("scrapes from the service's own namespace", lambda: service(environment(), monitoring_namespace="shop"), "ApiService:orders",
+     ["ApiServiceArgs.monitoring_namespace: 'shop' is the workload's own namespace"]),
+    ("a client listed twice", lambda: postgres(environment(), clients=("orders", "orders")), "Postgres:ordersdb",
+     ["PostgresArgs.clients:", "is listed twice"]),
+    ("a container above the namespace's limit range", _container_above_the_limit_range, "ApiService:orders",
+     ["platform:api.resources.limits.cpu: 8 is more than the namespace's limitRange.max.cpu 4"]),
     ("extra database named like the primary's variables", _extra_named_like_the_primary, "ApiService:orders",
      ["variable DB_HOST is set by database 'main' and by extra_databases 'db'"]),
     ("extra cache named redis", _extra_redis_named_redis, "ApiService:orders",
@@ -213,17 +319,17 @@ CASES: list[tuple[str, Callable[[], object], str, list[str]]] = [
      ["ApiService 'Orders': 'Orders' is not an instance name"]),
     ("args of the wrong type", lambda: pc.Redis("cache", pc.PostgresArgs(  # type: ignore[arg-type]
         environment=environment(), settings=pc.PostgresConfig.for_environment(ENV))), "Redis:cache",
-     ["Redis 'cache': args must be a RedisArgs (got PostgresArgs)"]),
+     ["Redis 'cache': args must be RedisArgs (got PostgresArgs)"]),
     ("settings of the wrong group", lambda: pc.ApiService("orders", pc.ApiServiceArgs(
         environment=environment(), settings=pc.RedisConfig.for_environment(ENV))), "ApiService:orders",  # type: ignore[arg-type]
-     ["ApiServiceArgs.settings: must be an ApiConfig"]),
+     ["ApiServiceArgs.settings: must be ApiConfig (built with ApiConfig.for_environment), got RedisConfig"]),
     ("an environment that is no Environment", lambda: redis("shop"), "Redis:cache",
      ["RedisArgs.environment: must be an Environment or a NamespaceRef (got str 'shop')"]),
     ("a route for something that is no service",
      lambda: pc.Ingress("route", pc.IngressArgs(service="orders")), "Ingress:route",  # type: ignore[arg-type]
      ["IngressArgs.service: must be an ApiService (got str 'orders')"]),
     ("more Services than the quota", _too_many_services, "ApiService:orders",
-     ["ApiService 'orders' does not fit the quota of namespace 'shop'",
+     ["ApiService 'orders' does not fit namespace 'shop'",
       "platform:namespace.quota.services: 12 is fewer than the 13"]),
 ]
 
@@ -253,3 +359,17 @@ def test_two_monitorings_of_different_targets_share_a_namespace() -> None:
     assert done.error is None, done.error
     rules = sorted(r.metadata["name"] for r in done.resources if r.kind == "PrometheusRule")
     assert rules == ["first-alerts", "second-alerts"]
+
+
+def test_a_namespace_owned_elsewhere_still_protects_production_data() -> None:
+    def program() -> None:
+        # Production refuses on-cluster-only backups unless the risk is accepted by name (issue 23).
+        postgres(pc.NamespaceRef(name="borrowed", environment="production"), clients=("orders",),
+                 backup={"size": "1Gi", "acknowledgeNoOffClusterCopy": True})
+
+    done = run_function("production", program)
+    assert done.error is None, done.error
+    protected = {r.kind for r in done.resources if r.protect}
+    assert {"RandomPassword", "Secret", "StatefulSet", "PersistentVolumeClaim"} <= protected, protected
+    component = next(r for r in done.resources if r.type == "platform:index:Postgres")
+    assert component.protect and component.retain_on_delete

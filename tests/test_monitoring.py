@@ -194,10 +194,13 @@ def _alerts(spec: dict[str, Any]) -> list[dict[str, Any]]:
 PODINFO = {"requests": "http_requests_total", "status_label": "code", "latency": "http_request_duration_seconds"}
 SEED = {"requests": "api_requests_total", "status_label": "", "latency": "api_response_time_seconds"}
 UNIT_TARGETS = [
-    MetricsTarget("api", {}, "http", "/metrics", "api", ("api", "api-errors", "api-latency-histogram"), PODINFO),
-    MetricsTarget("shop", {}, "http", "/metrics", "api", ("api", "api-latency-sum_count"), SEED),
+    MetricsTarget("api", {}, "http", "/metrics", "api", rules=("api", "api-errors", "api-latency-histogram"), values=PODINFO),
+    MetricsTarget("shop", {}, "http", "/metrics", "api", rules=("api", "api-latency-sum_count"), values=SEED),
     *(
-        MetricsTarget(name, {}, "metrics", "/metrics", "postgres", ("postgres", "postgres-backup"), {"cronjob": f"{name}-backup"})
+        MetricsTarget(
+            name, {}, "metrics", "/metrics", "postgres",
+            rules=("postgres", "postgres-backup"), values={"cronjob": f"{name}-backup"},
+        )
         for name in ("postgres", "analytics")
     ),
     *(MetricsTarget(name, {}, "metrics", "/metrics", "redis") for name in ("redis", "cache")),
@@ -257,7 +260,7 @@ def test_the_api_s_rules_follow_its_metrics_contract() -> None:
 
 def test_a_placeholder_without_a_value_is_refused() -> None:
     with pytest.raises(ValueError, match=r"api-errors.yaml: no value for \$\{status_label\}"):
-        render_rules("x", [MetricsTarget("api", {}, "http", "/metrics", "api", ("api-errors",), {"requests": "r"})])
+        render_rules("x", [MetricsTarget("api", {}, "http", "/metrics", "api", rules=("api-errors",), values={"requests": "r"})])
 
 
 def test_the_issue_s_alerts_all_exist() -> None:

@@ -145,3 +145,19 @@ def test_rules_and_dashboards_follow_each_instance(example: Run) -> None:
     assert set(boards) == {f"monitoring-dashboard-{w}" for w in WORKLOADS}, "named after the Monitoring instance"
     board = boards["monitoring-dashboard-worker-cache"].inputs["data"]["worker-cache.json"]
     assert 'job=\\"worker-cache\\"' in board and 'job=\\"redis\\"' not in board
+
+
+def test_a_consumers_components_go_with_the_namespace(example: Run) -> None:
+    """Dev: every component in the namespace is deletedWith it (destroy deletes one object, as fast as
+    `kubectl delete namespace`), runs after it and with the Environment's provider, without the
+    consumer passing any option."""
+    namespace = example.one("Namespace").urn
+    provider = next(r for r in example.resources if r.type == "pulumi:providers:kubernetes")
+    placed = [r for r in example.resources if r.type in ("platform:index:Postgres", "platform:index:Redis",
+                                                           "platform:index:ApiService")]
+    assert len(placed) == 5
+    for component in placed:
+        assert component.deleted_with == namespace, component.name
+        assert any("platform:index:Environment$" in d for d in component.depends_on), component.name
+    for obj in example.kubernetes():
+        assert obj.provider.startswith(provider.urn), obj.name

@@ -11,6 +11,7 @@ from ..errors import PROJECT
 from ..profiles import EnvironmentProfile
 from ..validation import EnvName, HttpPath, Percent, Port, PriorityClassName
 from .base import (
+    Cidr,
     Container,
     Footprint,
     Group,
@@ -32,6 +33,7 @@ API_RESERVED_ENV = frozenset({
 })
 _CONFIG_FILE_NAME = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 _INI_NAME = re.compile(r"^[^\s\[\]=;#][^\n\[\]=]*$")
+_INI_VALUE = re.compile(r"[^\n\r\[\]=]+")
 
 
 class Autoscaling(Model):
@@ -125,7 +127,12 @@ class ApiConfig(Group):
     security: SecurityIds
     """The UID/GID the app runs as."""
     kubernetes_api_access: bool = False
-    """Mount a ServiceAccount token and grant get on its own ConfigMap and Secrets."""
+    """Mount a ServiceAccount token and grant get on its own ConfigMap and Secrets (needs kubernetesApiEndpoints)."""
+    kubernetes_api_endpoints: list[Cidr] = Field(default_factory=list)
+    """The API server's addresses the pods may reach (network policies see the endpoints, not the Service's
+    ClusterIP): `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`."""
+    kubernetes_api_port: Port = 443
+    """The API server's endpoint port (the same command shows it; 6443 on kubeadm clusters)."""
     termination_grace_period_seconds: int = Field(ge=1, le=600)
     """Seconds between SIGTERM and SIGKILL."""
     pre_stop_sleep_seconds: int = Field(ge=0, le=120)
@@ -139,6 +146,13 @@ class ApiConfig(Group):
         if reserved := sorted(API_RESERVED_ENV & set(env)):
             raise ValueError(f"{', '.join(reserved)}: set by the platform from the database and cache connections")
         return env
+
+    @field_validator("app_name")
+    @classmethod
+    def _one_ini_value(cls, name: str | None) -> str | None:
+        if name is not None and not _INI_VALUE.fullmatch(name):
+            raise ValueError(f"{name!r}: one line without '[', ']' or '=' (it is written into config.ini)")
+        return name
 
     @field_validator("files")
     @classmethod
@@ -164,6 +178,12 @@ class ApiConfig(Group):
                 f"metricsPort {self.metrics_port} must differ from containerPort and the probe ports "
                 "(the public route reaches those); or set metricsPort to null if the app has no separate metrics port"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_path_is_not_the_app(self) -> ApiConfig:
+        if self.metrics_path == "/":
+            raise ValueError("metricsPath '/' would make the whole app private (the route denies the metrics path)")
         return self
 
     @model_validator(mode="after")
@@ -217,6 +237,12 @@ class ApiConfig(Group):
             problems.append(
                 f"{PROJECT}:api.persistence: a ReadWriteOnce volume cannot be shared by {self.max_pods} API pods; "
                 "use accessMode ReadWriteMany, or one replica without autoscaling"
+            )
+        if self.kubernetes_api_access and not self.kubernetes_api_endpoints:
+            problems.append(
+                f"{PROJECT}:api.kubernetesApiEndpoints: api.kubernetesApiAccess needs the API server's addresses, or "
+                "the namespace's default deny drops every call; list them (kubectl get endpointslices -n default "
+                "-l kubernetes.io/service-name=kubernetes) as CIDRs (10.0.0.5/32)"
             )
         if env.strict and self.min_pods < 2:
             problems.append(

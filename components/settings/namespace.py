@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..errors import PROJECT
 from ..profiles import EnvironmentProfile
 from ..validation import CpuQuantity, DnsLabel, MemoryQuantity, StorageQuantity, parse_quantity
-from .base import Footprint, Group, Model, ResourceList
+from .base import Cidr, Footprint, Group, Model, ResourceList
 
 
 class Quota(Model):
@@ -33,6 +34,14 @@ class Quota(Model):
     services: int = Field(ge=1, le=1000)
     """Number of Services."""
 
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Quota:
+        for resource in ("cpu", "memory"):
+            request, limit = getattr(self, f"requests_{resource}"), getattr(self, f"limits_{resource}")
+            if parse_quantity(request) > parse_quantity(limit):
+                raise ValueError(f"requests{resource.capitalize()} {request} is more than limits{resource.capitalize()} {limit}")
+        return self
+
 
 class LimitRangeConfig(Model):
     """Defaults for containers that set nothing, and a per-container ceiling."""
@@ -43,6 +52,17 @@ class LimitRangeConfig(Model):
     """Limits of a container that sets none."""
     max: ResourceList
     """The most one container may ask for."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LimitRangeConfig:
+        """defaultRequest <= defaultLimit <= max, or the API server rejects the LimitRange."""
+        for resource in ("cpu", "memory"):
+            chain = [(key, getattr(getattr(self, attr), resource)) for key, attr in
+                     (("defaultRequest", "default_request"), ("defaultLimit", "default_limit"), ("max", "max"))]
+            for (low_key, low), (high_key, high) in itertools.pairwise(chain):
+                if parse_quantity(low) > parse_quantity(high):
+                    raise ValueError(f"{low_key}.{resource} {low} is more than {high_key}.{resource} {high}")
+        return self
 
 
 class NamespaceConfig(Group):
@@ -56,6 +76,9 @@ class NamespaceConfig(Group):
     """The namespace's ResourceQuota."""
     limit_range: LimitRangeConfig
     """The namespace's LimitRange."""
+    dns_addresses: list[Cidr] = Field(default_factory=lambda: ["169.254.20.10/32"])
+    """Addresses every pod may send DNS to besides the kube-dns pods: NodeLocal DNSCache's link-local address (and,
+    where it also intercepts the kube-dns Service address, that ClusterIP as a /32)."""
 
     @classmethod
     def defaults(cls, env: EnvironmentProfile) -> dict[str, Any]:
@@ -77,6 +100,18 @@ class NamespaceConfig(Group):
                 "max": {"cpu": "4", "memory": "8Gi"},
             },
         }
+
+
+def limit_range_problems(limits: LimitRangeConfig, footprint: Footprint) -> list[str]:
+    """Containers whose limits pass the LimitRange's per-container max: admission rejects their pods."""
+    return [
+        f"{PROJECT}:{c.key}.resources.limits.{resource}: {getattr(c.resources.limits, resource)} is more than the "
+        f"namespace's limitRange.max.{resource} {getattr(limits.max, resource)}; the pods would be rejected"
+        for w in footprint.workloads
+        for c in w.containers
+        for resource in ("cpu", "memory")
+        if parse_quantity(getattr(c.resources.limits, resource)) > parse_quantity(getattr(limits.max, resource))
+    ]
 
 
 def quota_problems(quota: Quota, footprint: Footprint) -> list[str]:
