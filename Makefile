@@ -48,7 +48,7 @@ upstream:
 toolchain:
 ifneq ($(PLATFORM_GO_TOOLS),unavailable)
 	bash scripts/promtool.sh >/dev/null
-	bash scripts/toolchain.sh
+	bash scripts/toolchain.sh --with-test-tools
 endif
 
 # Go tests of the stand-in plugins (random provider, language host).

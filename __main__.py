@@ -53,7 +53,6 @@ monitoring = Monitoring(
     MonitoringArgs(
         environment=environment, settings=config.monitoring,
         targets=[api.metrics_target, postgres.metrics_target, redis.metrics_target],
-        postgres_backups=config.postgres.backup.enabled,
     ),
 )
 pulumi.export("apiUrl", api.in_cluster_url)

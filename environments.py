@@ -33,10 +33,10 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
     """This program's choices over the library's defaults, as stack config would spell them."""
     postgres_size, redis_size = VOLUME_SIZES.get(env.name, ("1Gi", "1Gi"))
     if env.durable:
-        # The seed's API (port 8080, /health, /ready, /metrics), its metrics on a private port.
+        # The seed's API (port 8080, /health, /ready, /metrics on 8080 too: the route denies the path)
+        # and its metrics contract: the library's defaults.
         api: dict[str, Any] = {
             "image": {"repository": "registry.example.com/platform/api-fpc", "tag": "1.0.0"},
-            "metricsPort": 9090,
             "probes": {
                 "startup": {"path": "/health"},
                 "liveness": {"path": "/health", "initialDelaySeconds": 30},
@@ -51,6 +51,9 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
             "containerPort": 9898,
             "metricsPort": 9797,
             "env": {"PODINFO_PORT_METRICS": "9797"},
+            # podinfo's metrics contract.
+            "metricsRequests": "http_requests_total", "metricsStatusLabel": "status",
+            "metricsLatency": "http_request_duration_seconds", "metricsLatencyForm": "histogram",
         }
     result: dict[str, Mapping[str, Any]] = {
         "api": {**api, "appName": "api-fpc"},

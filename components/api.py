@@ -421,10 +421,17 @@ def kubectl_hints(namespace: str, name: str) -> dict[str, str]:
 
 
 def metrics_target(args: ApiSpec) -> MetricsTarget:
-    port = "http" if args.settings.metrics_port is None else METRICS_PORT_NAME
+    """The scrape target, with the alerts its metrics contract allows (monitoring/rules/api-*.yaml)."""
+    s = args.settings
+    port = "http" if s.metrics_port is None else METRICS_PORT_NAME
+    rules = ("api", *(("api-errors",) if s.metrics_status_label else ()), f"api-latency-{s.metrics_latency_form}")
+    contract = {
+        "requests": s.metrics_requests, "status_label": s.metrics_status_label or "",
+        "latency": s.metrics_latency, "latency_form": s.metrics_latency_form,
+    }
     return MetricsTarget(
-        name=args.name, service_labels=pod_selector(args), port=port, path=args.settings.metrics_path, kind=COMPONENT,
-        namespace=args.namespace, scraper=args.monitoring_namespace,
+        name=args.name, service_labels=pod_selector(args), port=port, path=s.metrics_path, kind=COMPONENT,
+        namespace=args.namespace, scraper=args.monitoring_namespace, rules=rules, values=contract,
     )
 
 
@@ -489,12 +496,6 @@ def resolve(name: str, args: ApiServiceArgs) -> tuple[ApiSpec, NamespaceRef]:
         if used.get(conn.instance) == kind:
             problems.append(f"{at}: {kind} {conn.instance!r} is given twice")
         used[conn.instance] = kind
-    route = args.route
-    if route is not None and route.kind == "ingress" and args.settings.metrics_port is None:
-        problems.append(
-            f"{at}.settings.metricsPort: null serves {args.settings.metrics_path} on the port the Ingress exposes, and an "
-            "Ingress cannot deny a path portably; give the app a metrics port, or use a route of kind 'gateway'"
-        )
     raise_if(problems)
     variables(spec)  # raises on a variable set twice
     return spec, where

@@ -132,12 +132,6 @@ def _relations(config: PlatformConfig) -> list[str]:
     """Rules that span groups: each one would otherwise fail later, inside the cluster."""
     problems = quota_problems(config.namespace.quota, config.footprint)
     problems += limit_range_problems(config.namespace.limit_range, config.footprint)
-    if config.api.metrics_port is None and config.ingress.kind == "ingress":
-        problems.append(
-            f"{PROJECT}:api.metricsPort: null serves {config.api.metrics_path} on the port the Ingress exposes, and an "
-            "Ingress cannot deny a path portably; give the app a metrics port, or use ingress.kind 'gateway' (its route "
-            "denies the path)"
-        )
     return problems
 
 

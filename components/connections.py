@@ -77,6 +77,11 @@ class MetricsTarget:
     kind: str = ""  # which rules/dashboard template applies (api, postgres, redis); empty: ``name``
     namespace: str = ""  # where the workload runs (empty: unknown, not checked)
     scraper: str | None = None  # the monitoring namespace its policy admits (None: none, or unknown if namespace is empty)
+    # The files of monitoring/rules/ for this instance (empty: the one named like ``template``, if any),
+    # and the values of their ${placeholders} besides ${namespace} and ${job} (the instance name):
+    # a Postgres with backups brings its backup rules and its CronJob's name, the API its metrics contract.
+    rules: tuple[str, ...] = ()
+    values: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def template(self) -> str:

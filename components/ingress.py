@@ -5,11 +5,12 @@ cert-manager's ingress-shim. ``kind: gateway`` attaches an HTTPRoute to an exist
 (the successor of Ingress now that ingress-nginx is out of maintenance); there the Gateway's
 HTTPS listener holds the certificate. ``kind: none`` exposes nothing (dev: port-forward).
 
-Metrics stay private: the route reaches only the Service's port 80 (the app port); the API serves
-metrics on its own port (``api.metricsPort``), which only the monitoring namespace may reach. The
-HTTPRoute also denies the metrics path outright (a rule without backends, which Gateway API
-implementations answer with a 500), for apps that serve it on the app port too. An Ingress has no
-portable way to do that, so config refuses kind ``ingress`` for an app without a metrics port.
+Metrics stay private: the route reaches only the Service's port 80 (the app port), and denies the
+metrics path outright, for apps that serve it on the app port (the seed's app, podinfo). The
+HTTPRoute has a rule without backends for it (Gateway API implementations answer 500). The Ingress
+routes it, Exact and as a prefix, to ``<api>-denied``: a Service without selector or endpoints, which
+controllers answer with 503. Both are longer than "/", and the longest matching path wins (the
+Ingress and Gateway API specs). The metrics port, if the app has its own, has no route at all.
 """
 
 from __future__ import annotations
@@ -71,16 +72,32 @@ def ingress_annotations(settings: IngressConfig) -> dict[str, str]:
     return result
 
 
+def denied_service_name(service: str) -> str:
+    return f"{service}-denied"
+
+
+def denied_service_spec() -> dict[str, Any]:
+    """No selector and no Endpoints: a backend that serves nothing."""
+    return {"type": "ClusterIP", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}
+
+
 def ingress_spec(args: RouteSpec) -> dict[str, Any]:
     settings = args.settings
+    denied = {"service": {"name": denied_service_name(args.name), "port": {"number": 80}}}
+    private = [
+        {"path": path.rstrip("/") + suffix, "pathType": kind, "backend": denied}
+        for path in args.private_paths
+        for kind, suffix in (("Exact", ""), ("Prefix", "/"))
+    ]
     rule: dict[str, Any] = {
         "http": {
             "paths": [
+                *private,
                 {
                     "path": "/",
                     "pathType": "Prefix",
                     "backend": {"service": {"name": args.service_name, "port": {"number": args.service_port}}},
-                }
+                },
             ]
         }
     }
@@ -161,7 +178,8 @@ def names(spec: RouteSpec) -> list[tuple[str, str]]:
     kind = "Ingress" if spec.settings.kind == "ingress" else "HTTPRoute"
     secret = [("Secret", tls_secret_name(spec.settings, spec.name))] if spec.settings.tls.enabled and kind == "Ingress" else []
     solver = [("NetworkPolicy", f"{spec.name}-acme-solver")] if spec.settings.acme_solver else []
-    return [(kind, spec.name), *secret, *solver]
+    denied = [("Service", denied_service_name(spec.name))] if kind == "Ingress" and spec.private_paths else []
+    return [(kind, spec.name), *secret, *solver, *denied]
 
 
 class Ingress(pulumi.ComponentResource):
@@ -189,6 +207,16 @@ class Ingress(pulumi.ComponentResource):
             meta_labels = labels(spec.name, spec.namespace, "ingress", spec.environment)
             meta: dict[str, Any] = metadata(spec.namespace, meta_labels, spec.name, annotations=ingress_annotations(settings))
             if settings.kind == "ingress":
+                if spec.private_paths:
+                    denied = denied_service_name(spec.name)
+                    k8s.core.v1.Service(
+                        f"{name}-denied",
+                        # Its own name label, so no selector of the API's (the ServiceMonitor's) picks it up.
+                        # Without a selector the provider does not wait for endpoints (pkg/await/service.go).
+                        metadata=metadata(spec.namespace, labels(denied, spec.namespace, "ingress", spec.environment), denied),
+                        spec=denied_service_spec(),
+                        opts=child,
+                    )
                 k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta, spec=ingress_spec(spec), opts=child)
             if settings.acme_solver:
                 k8s.networking.v1.NetworkPolicy(

@@ -1,7 +1,9 @@
 """Monitoring: scrape targets, alert rules and dashboards, and (mode ``install``) the stack itself.
 
-* ``install``: kube-prometheus-stack (pinned) as a ``helm.v3.Release`` in its own namespace. Its
-  CRDs, ClusterRoles and node-exporter DaemonSet are cluster-wide: ONE install per cluster.
+* ``install``: kube-prometheus-stack (pinned) as a ``helm.v3.Release`` in its own namespace, from
+  its Helm repository or from a local chart directory (``chartPath``: the one scripts/
+  fetch-upstream.sh assembles offline). Its CRDs, ClusterRoles and node-exporter DaemonSet are
+  cluster-wide: ONE install per cluster.
 * ``existing``: only this platform's ServiceMonitors, PrometheusRule and dashboards, labelled with
   ``selectorLabels`` so the cluster's Prometheus selects them (its CRDs must exist).
 * ``off``: nothing.
@@ -15,6 +17,7 @@ sidecar searches ALL namespaces for ``grafana_dashboard: "1"`` ConfigMaps.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,14 +43,12 @@ _PACKAGED_ASSETS = Path(__file__).resolve().parent / "assets"
 ASSETS = _PACKAGED_ASSETS if _PACKAGED_ASSETS.is_dir() else Path(__file__).resolve().parent.parent / "monitoring"
 STACK_CHART = ("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts")
 LOGGING_CHART = ("fluent-bit", "https://fluent.github.io/helm-charts")
-NAMESPACE_TOKEN = "${namespace}"  # noqa: S105 - a placeholder in monitoring/rules/*.yaml, not a secret
 GRAFANA_USER_KEY, GRAFANA_PASSWORD_KEY = "admin-user", "admin-password"
-# podinfo (dev) labels its status `status`; the rules' contract is `code`: copy it over.
-METRIC_RELABELINGS: dict[str, list[dict[str, Any]]] = {
-    "api": [{"sourceLabels": ["status"], "regex": "(.+)", "targetLabel": "code", "replacement": "$1", "action": "replace"}],
-}
 LOG_PORTS = {"es": 9200, "forward": 24224, "loki": 3100}
-RULES_NAME = "platform-alerts"  # the PrometheusRule in the app namespace
+# ${name} in monitoring/rules/*.yaml and dashboards/*.json: namespace, job (the instance) and the
+# values a target brings. Grafana's own ${datasource} is not one of them, so dashboards replace
+# only the names they are given.
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,14 +59,14 @@ class MonitoringArgs:
         environment: the ``Environment`` (or ``NamespaceRef``) whose namespace holds the ServiceMonitors,
             rules and dashboards.
         settings: install, existing or off, and how (``MonitoringConfig.for_environment``).
-        targets: what to scrape: each component's ``metrics_target`` (None entries are skipped).
-        postgres_backups: alert when a backup CronJob fails or falls behind.
+        targets: what to scrape: each component's ``metrics_target`` (None entries are skipped). Each
+            brings its alert rules: a Postgres with backups its backup rules, the API those its
+            metrics contract allows.
     """
 
     environment: Where
     settings: MonitoringConfig
     targets: Sequence[MetricsTarget | None] = ()
-    postgres_backups: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,6 @@ class MonitoringSpec:
     namespace: pulumi.Input[str]  # the app namespace (an Output carries the dependency on it)
     settings: MonitoringConfig
     targets: Sequence[MetricsTarget]
-    postgres_backups: bool = False
 
 
 def resolve(name: str, args: MonitoringArgs) -> tuple[MonitoringSpec, NamespaceRef]:
@@ -93,7 +93,7 @@ def resolve(name: str, args: MonitoringArgs) -> tuple[MonitoringSpec, NamespaceR
         claim_in("cluster", where, f"Monitoring {name!r}", [("kube-prometheus-stack", "install")], "in this program")
     namespace = args.environment.namespace if isinstance(args.environment, Environment) else where.name
     targets = [t for t in args.targets if t is not None]
-    return MonitoringSpec(where.environment, namespace, args.settings, targets, args.postgres_backups), where
+    return MonitoringSpec(where.environment, namespace, args.settings, targets), where
 
 
 def target_problems(target: MetricsTarget, argument: str, namespace: str, settings: MonitoringConfig) -> list[str]:
@@ -112,15 +112,25 @@ def target_problems(target: MetricsTarget, argument: str, namespace: str, settin
     return problems
 
 
-def names(spec: MonitoringSpec) -> list[tuple[str, str]]:
+def rules_name(name: str) -> str:
+    """The PrometheusRule of the Monitoring instance ``name``."""
+    return f"{name}-alerts"
+
+
+def dashboard_name(name: str, target: MetricsTarget) -> str:
+    """The dashboard ConfigMap of one target, named after the Monitoring instance ``name`` too."""
+    return f"{name}-dashboard-{target.name}"
+
+
+def names(name: str, spec: MonitoringSpec) -> list[tuple[str, str]]:
     """What it creates in the app namespace (the install-mode stack lives in the monitoring namespace)."""
     if spec.settings.mode == "off":
         return []
-    result = [("PrometheusRule", RULES_NAME)]
+    result = [("PrometheusRule", rules_name(name))]
     for target in spec.targets:
         result.append(("ServiceMonitor", target.name))
         if (ASSETS / "dashboards" / f"{target.template}.json").exists():
-            result.append(("ConfigMap", f"dashboard-{target.name}"))
+            result.append(("ConfigMap", dashboard_name(name, target)))
     return result
 
 
@@ -131,45 +141,36 @@ def _resources(res: Resources) -> dict[str, Any]:
     return {"requests": res.requests.model_dump(), "limits": res.limits.model_dump()}
 
 
-def rule_files(targets: Sequence[MetricsTarget], postgres_backups: bool) -> list[str]:
-    """The files of monitoring/rules/ that apply: platform-wide ones plus one per kind of target."""
-    names = {"platform", *(t.template for t in targets)}
-    if postgres_backups and "postgres" in names:
-        names.add("postgres-backup")
-    return sorted(n for n in names if (ASSETS / "rules" / f"{n}.yaml").exists())
+def _values(target: MetricsTarget, namespace: str) -> dict[str, str]:
+    return {**target.values, "namespace": namespace, "job": target.name}
 
 
-def instance_jobs(targets: Sequence[MetricsTarget]) -> dict[str, list[str]]:
-    """{template: the job names of its instances}, e.g. {"postgres": ["postgres", "analytics"]}."""
-    jobs: dict[str, list[str]] = {}
+def rule_groups(file: str, values: Mapping[str, str]) -> list[dict[str, Any]]:
+    """monitoring/rules/<file>.yaml with its placeholders filled in; a placeholder without a value is an error."""
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            raise ValueError(f"monitoring/rules/{file}.yaml: no value for ${{{match.group(1)}}} (have {sorted(values)})")
+        return values[match.group(1)]
+
+    return list(yaml.safe_load(PLACEHOLDER.sub(fill, (ASSETS / "rules" / f"{file}.yaml").read_text()))["groups"])
+
+
+def rule_files(target: MetricsTarget) -> tuple[str, ...]:
+    """The target's own rule files, or the one of its kind if there is one (a kind without rules is scraped only)."""
+    own = (target.template,) if (ASSETS / "rules" / f"{target.template}.yaml").exists() else ()
+    return target.rules or own
+
+
+def render_rules(namespace: str, targets: Sequence[MetricsTarget]) -> dict[str, Any]:
+    """A PrometheusRule spec (= a Prometheus rule file) scoped to one namespace: the platform-wide
+    rules, then each target's rule files for that instance (group names prefixed by the instance
+    unless it has its kind's name, as group names must be unique in a rule file)."""
+    groups = rule_groups("platform", {"namespace": namespace})
     for target in targets:
-        jobs.setdefault(target.template, []).append(target.name)
-    return jobs
-
-
-def retarget(value: Any, template: str, job: str) -> Any:
-    """A rule or dashboard written for ``job="<template>"``, aimed at another instance's job."""
-    if isinstance(value, str):
-        return value.replace(f'job="{template}"', f'job="{job}"')
-    if isinstance(value, dict):
-        return {key: retarget(child, template, job) for key, child in value.items()}
-    if isinstance(value, list):
-        return [retarget(child, template, job) for child in value]
-    return value
-
-
-def render_rules(namespace: str, files: Sequence[str], jobs: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """A PrometheusRule spec (= a Prometheus rule file) scoped to one namespace: each template
-    file once per instance of its kind (``jobs``; by default one instance named like the file)."""
-    groups: list[dict[str, Any]] = []
-    for name in files:
-        text = (ASSETS / "rules" / f"{name}.yaml").read_text().replace(NAMESPACE_TOKEN, namespace)
-        template_groups = yaml.safe_load(text)["groups"]
-        for job in (jobs or {}).get(name, [name]):
-            if job == name:
-                groups += template_groups
-            else:  # group names must be unique in a rule file
-                groups += [{**retarget(g, name, job), "name": f"{job}-{g['name']}"} for g in template_groups]
+        for file in rule_files(target):
+            for group in rule_groups(file, _values(target, namespace)):
+                groups.append(group if target.name == target.template else {**group, "name": f"{target.name}-{group['name']}"})
     return {"groups": groups}
 
 
@@ -178,11 +179,9 @@ def service_monitor_spec(target: MetricsTarget, namespace: str, interval: str) -
         "port": target.port,
         "path": target.path,
         "interval": interval,
-        # A stable job name ("api", "postgres", "redis") whatever the Service is called: the rules use it.
+        # The job is the instance name whatever the Service is called: the rules select by it.
         "relabelings": [{"targetLabel": "job", "replacement": target.name, "action": "replace"}],
     }
-    if target.template in METRIC_RELABELINGS:
-        endpoint["metricRelabelings"] = METRIC_RELABELINGS[target.template]
     return {
         "selector": {"matchLabels": dict(target.service_labels)},
         "namespaceSelector": {"matchNames": [namespace]},
@@ -190,15 +189,25 @@ def service_monitor_spec(target: MetricsTarget, namespace: str, interval: str) -
     }
 
 
-def dashboard(name: str, namespace: str, template: str | None = None) -> str:
-    """monitoring/dashboards/<template>.json for the instance ``name``, pinned to one namespace,
-    with a uid unique per namespace and instance."""
-    template = template or name
-    board = json.loads((ASSETS / "dashboards" / f"{template}.json").read_text())
-    if name != template:
-        board = retarget(board, template, name)
-        board["title"] = f"{board['title']} {name}"
-    board["uid"] = f"{namespace}-{name}"[:40]
+def _wanted(panel: Mapping[str, Any], values: Mapping[str, str]) -> bool:
+    """A panel's ``platformRequires``: ``key`` (a non-empty value) or ``key=value`` (that value)."""
+    for need in panel.get("platformRequires", ()):
+        key, equals, value = need.partition("=")
+        if (values.get(key, "") != value) if equals else not values.get(key):
+            return False
+    return True
+
+
+def dashboard(target: MetricsTarget, namespace: str) -> str:
+    """monitoring/dashboards/<kind>.json for one instance, pinned to one namespace, with a uid unique
+    per namespace and instance, and the panels its metrics contract allows."""
+    values = _values(target, namespace)
+    text = (ASSETS / "dashboards" / f"{target.template}.json").read_text()
+    board = json.loads(PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text))
+    board["panels"] = [{k: v for k, v in p.items() if k != "platformRequires"} for p in board["panels"] if _wanted(p, values)]
+    if target.name != target.template:
+        board["title"] = f"{board['title']} {target.name}"
+    board["uid"] = f"{namespace}-{target.name}"[:40]
     board["title"] = f"{board['title']} ({namespace})"
     for variable in board["templating"]["list"]:
         if variable["name"] == "namespace":
@@ -262,10 +271,18 @@ def stack_values(settings: MonitoringConfig, grafana_secret: str) -> dict[str, A
                 "dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}
             },
         },
-        "prometheusOperator": {"resources": _resources(res.operator)},
+        "prometheusOperator": {"resources": _resources(res.operator), **_without_webhooks(settings)},
         "kube-state-metrics": {"resources": _resources(res.kube_state_metrics)},
         "prometheus-node-exporter": {"resources": _resources(res.node_exporter)},
     }
+
+
+def _without_webhooks(settings: MonitoringConfig) -> dict[str, Any]:
+    """No admission webhooks, and so no TLS for the operator (its certificate comes from the
+    webhooks' patch Job): the API server never calls the operator's Service."""
+    if settings.admission_webhooks:
+        return {}
+    return {"admissionWebhooks": {"enabled": False}, "tls": {"enabled": False}}
 
 
 def fluent_bit_output(settings: LoggingConfig) -> str:
@@ -361,7 +378,7 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         spec, where = resolve(name, args)
-        where.claim(f"Monitoring {name!r}", names(spec))
+        where.claim(f"Monitoring {name!r}", names(name, spec))
         # Only the provider: the install-mode stack lives in another namespace and must not go with this one.
         provider = args.environment.provider if isinstance(args.environment, Environment) else None
         own = pulumi.ResourceOptions(providers=[provider] if provider else None)
@@ -391,13 +408,13 @@ class Monitoring(pulumi.ComponentResource):
         on_crds = pulumi.ResourceOptions(parent=self, depends_on=crds)
         for target in args.targets:
             self._service_monitor(name, args, target, app_ns, on_crds)
-        files, jobs = rule_files(args.targets, args.postgres_backups), instance_jobs(args.targets)
+        targets = list(args.targets)
         k8s.apiextensions.CustomResource(
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
-            metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, "alerts"), RULES_NAME)),
-            spec=app_ns.apply(lambda ns: render_rules(ns, files, jobs)),
+            metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, "alerts"), rules_name(name))),
+            spec=app_ns.apply(lambda ns: render_rules(ns, targets)),
             opts=on_crds,
         )
         for target in args.targets:
@@ -428,8 +445,8 @@ class Monitoring(pulumi.ComponentResource):
         dashboard_labels = {**self._labels(args, "dashboard"), "grafana_dashboard": "1"}
         k8s.core.v1.ConfigMap(
             f"{name}-{board}-dashboard",
-            metadata=app_ns.apply(lambda ns: metadata(ns, dashboard_labels, f"dashboard-{board}")),
-            data=app_ns.apply(lambda ns: {f"{board}.json": dashboard(board, ns, target.template)}),
+            metadata=app_ns.apply(lambda ns: metadata(ns, dashboard_labels, dashboard_name(name, target))),
+            data=app_ns.apply(lambda ns: {f"{board}.json": dashboard(target, ns)}),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -462,12 +479,16 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         chart, repo = STACK_CHART
+        # A local chart directory (config checked its version), or the chart from its repository.
+        source: dict[str, Any] = (
+            {"chart": settings.chart_path}
+            if settings.chart_path
+            else {"chart": chart, "version": settings.chart_version, "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=repo)}
+        )
         return k8s.helm.v3.Release(
             f"{name}-stack",
             name=settings.release_name,
-            chart=chart,
-            version=settings.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            **source,
             namespace=settings.namespace,
             create_namespace=False,
             values=stack_values(settings, grafana_secret),

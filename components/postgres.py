@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -274,6 +274,11 @@ class Postgres(DataStore):
             pulumi.log.warn(warning, resource=self)
         backup_clients = [backup_selector(spec)] if s.backup.enabled else []
         self._finish(statefulset_spec(spec, self.secret_name), s.metrics.enabled, backup_clients)
+        if self.metrics_target and s.backup.enabled:  # its backup alerts come with it
+            self.metrics_target = replace(
+                self.metrics_target, rules=(self.metrics_target.template, "postgres-backup"),
+                values={"cronjob": backup_name(spec)},
+            )
 
         if s.backup.enabled:
             # Its own identity, never the namespace's default: ready for workload identity, no token.

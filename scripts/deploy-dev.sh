@@ -5,8 +5,9 @@
 #     backend login: no toolchain build, no stand-in plugins, no PULUMI_* setting changed.
 #   - the local default: no reachable cluster. Then it builds the toolchain
 #     (scripts/toolchain.sh), starts the local control plane (scripts/local-cluster.sh) and
-#     deploys a copy of the project to it, with monitoring in `existing` mode: Helm charts
-#     cannot be downloaded on a machine without internet.
+#     deploys a copy of the project to it, monitoring in install mode: kube-prometheus-stack
+#     from the chart scripts/fetch-upstream.sh assembled from pinned modules (no internet),
+#     without admission webhooks (the local API server cannot call a Service); kwok runs its pods.
 # A reachable cluster without a pulumi CLI stops with what to do: the toolchain's stand-in
 # plugins never deploy to a cluster of yours. PLATFORM_DEV_LOCAL=1 forces the local default.
 # The repository's files are never modified (stack init writes a salt into stack files).
@@ -51,7 +52,13 @@ bash scripts/toolchain.sh
 echo "== starting the local control plane (scripts/local-cluster.sh)"
 bash scripts/local-cluster.sh start >/dev/null
 eval "$(bash scripts/local-cluster.sh env)"
-echo "== monitoring runs in 'existing' mode here: kube-prometheus-stack cannot be downloaded offline"
+echo "== monitoring: kube-prometheus-stack from the pinned chart in ${PLATFORM_UPSTREAM_DIR:-$HOME/.cache/platform-upstream}/charts"
+# A cluster started by an older local-cluster.sh has an empty `monitoring` namespace of its own;
+# the stack creates (and owns) that namespace now.
+if kubectl get namespace monitoring >/dev/null 2>&1 &&
+   [ -z "$(kubectl get namespace monitoring -o jsonpath='{.metadata.labels.app\.kubernetes\.io/managed-by}')" ]; then
+  kubectl delete namespace monitoring --wait=true --timeout=180s
+fi
 
 mkdir -p "$STATE/state"
 # The same project copy and local config as the real-engine tests (tools/realengine.py).
@@ -62,7 +69,8 @@ export PULUMI_BACKEND_URL="file://$STATE/state"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 cd "$STATE/project"
 pulumi stack select --create dev --secrets-provider passphrase --non-interactive
-engine local-config Pulumi.dev.yaml dev
+engine local-config Pulumi.dev.yaml dev --install-monitoring
 pulumi up --stack dev --yes --non-interactive
 pulumi stack output --stack dev
+echo "== monitoring: $(pulumi stack output monitoring --stack dev --json | "$REPO/venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin).get("grafanaPortForward",""))')"
 echo "== KUBECONFIG=$KUBECONFIG; try: $(pulumi stack output kubectl --stack dev --json | "$REPO/venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin).get("portForward",""))')"

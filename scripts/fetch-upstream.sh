@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the upstream files pinned in scripts/upstream.lock (CRDs, kwok stages) into a cache
+# Fetch the upstream files pinned in scripts/upstream.lock (CRDs, kwok stages, Helm charts) into a cache
 # outside the repository:  ${PLATFORM_UPSTREAM_DIR:-$HOME/.cache/platform-upstream}/<dest>/
 #
 # Each module comes from the Go module proxy with `go mod download -json MODULE@VERSION`, which
@@ -44,7 +44,11 @@ print(d["Dir"], d["Sum"])') || die "go mod download $modver: $json"
     [ -e "${matches[0]}" ] || die "$modver has no file matching $pattern"
     for f in "${matches[@]}"; do
       [ -e "$work/out/$dest/$(basename "$f")" ] && die "two upstream files are both named $(basename "$f") in $dest/"
-      install -m 0644 "$f" "$work/out/$dest/"
+      if [ -d "$f" ]; then  # a chart: the whole directory, files read-only like the module's
+        cp -R "$f" "$work/out/$dest/" && chmod -R u+w,go-w "$work/out/$dest/$(basename "$f")"
+      else
+        install -m 0644 "$f" "$work/out/$dest/"
+      fi
     done
   done
   log "$modver ($sum): $(echo "$paths" | wc -w) path(s) -> $dest/"

@@ -14,9 +14,10 @@
 # account issuer), kube-controller-manager, kube-scheduler, kwok with 3 nodes in zones
 # zone-a/b/c (pods become Running+Ready, Job pods Succeeded), default StorageClass "standard"
 # with static 20Gi PVs (released PVs are recycled), Ingress/LoadBalancer status set to
-# 127.0.0.1, kube-dns Service (+ fake coredns pods), namespaces monitoring and ingress-nginx,
-# and the CRDs pinned in scripts/upstream.lock (ServiceMonitor, PodMonitor, PrometheusRule, Probe,
-# Gateway API), fetched with kwok's stages into a cache by scripts/fetch-upstream.sh.
+# 127.0.0.1, kube-dns Service (+ fake coredns pods), namespace ingress-nginx, and the CRDs
+# pinned in scripts/upstream.lock (the Prometheus Operator's, Gateway API), fetched with kwok's
+# stages into a cache by scripts/fetch-upstream.sh. No `monitoring` namespace: install mode
+# (`make dev`) creates its own.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -156,11 +157,23 @@ EOF
 # ---- process management -------------------------------------------------------------------
 is_running() { local p; [ -f "$RUN/$1.pid" ] && p="$(cat "$RUN/$1.pid")" && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
+# Every descriptor but stdin/out/err closed: a daemon must not keep what the caller holds open,
+# such as the lock of `flock /tmp/platform-cluster.lock bash scripts/local-cluster.sh start`
+# (held by the cluster for as long as it runs, every other flock would wait forever).
+close_inherited_fds() {
+  local fd n
+  for fd in /proc/self/fd/*; do
+    n="${fd##*/}"
+    [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null
+  done
+  return 0
+}
+
 start_proc() { # NAME CMD...
   local name="$1"; shift
   if is_running "$name"; then return; fi
   # setsid: own session, so the process survives the caller and `stop` can end its group.
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  ( close_inherited_fds; exec setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 ) &
   echo $! > "$RUN/$name.pid"
 }
 
@@ -256,10 +269,6 @@ EOF
 
 system_yaml() {
   cat <<'EOF'
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: monitoring}
 ---
 apiVersion: v1
 kind: Namespace

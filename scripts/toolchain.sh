@@ -8,8 +8,9 @@
 #   ${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/{bin,src,logs,stamps}
 # Idempotent: a component whose stamp matches its version/inputs is skipped.
 # Afterwards:  source "${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/env.sh"
-# Usage: bash scripts/toolchain.sh [--only NAME[,NAME...]] [--list]
-#   names: etcd kubernetes kwok pulumi shims yaml sdkgen pulumi-resource-kubernetes plugins
+# Usage: bash scripts/toolchain.sh [--with-test-tools] [--only NAME[,NAME...]] [--list]
+#   names: etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator prometheus
+#   The last three only run tests (`make toolchain` passes --with-test-tools): `make dev` skips them.
 # See scripts/TOOLCHAIN.md for versions, timings and why some versions differ from requirements.txt.
 set -euo pipefail
 
@@ -43,6 +44,10 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"     # must match scripts/toolchain/etcd/
 # kwok: the version pinned with its stages in scripts/upstream.lock (one place for both).
 KWOK_VERSION="${KWOK_VERSION:-$(sed -n -E 's/^kwok[[:space:]]+sigs\.k8s\.io\/kwok@(v[^[:space:]]+).*/\1/p' "$HERE/upstream.lock")}"
 [ -n "$KWOK_VERSION" ] || { echo "[toolchain] ERROR: no kwok version in scripts/upstream.lock" >&2; exit 1; }
+# Prometheus Operator: the version kube-prometheus-stack runs (its appVersion), pinned with the
+# chart in scripts/upstream.lock; tests/integration/test_operator.py runs it against the local cluster.
+OPERATOR_VERSION="${OPERATOR_VERSION:-$(sed -n -E 's/^[a-z]+[[:space:]]+github\.com\/prometheus-operator\/prometheus-operator@(v[^[:space:]]+).*/\1/p' "$HERE/upstream.lock")}"
+[ -n "$OPERATOR_VERSION" ] || { echo "[toolchain] ERROR: no operator version in scripts/upstream.lock" >&2; exit 1; }
 # pulumi-kubernetes provider: the proxy serves only this pseudo-version of provider/v4.
 K8S_PROVIDER_MODULE_VERSION="v4.0.0-20260115033456-f47bc2d6f199"
 # Pulumi YAML language host: runs YAML programs (examples/yaml/, the package from another language).
@@ -56,16 +61,18 @@ die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
 command -v go >/dev/null || die "go is required (Go >= 1.26)"
 command -v python3 >/dev/null || die "python3 is required"
 
-ONLY=""
+ONLY=""; TEST_TOOLS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=",$2,"; shift 2 ;;
-    --list) echo "etcd kubernetes kwok pulumi shims yaml sdkgen pulumi-resource-kubernetes plugins"; exit 0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --with-test-tools) TEST_TOOLS=1; shift ;;
+    --list) echo "etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator prometheus"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
 want() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
+want_test_tool() { [[ "$ONLY" == *",$1,"* ]] || { [ -z "$ONLY" ] && [ -n "$TEST_TOOLS" ]; }; }
 
 # stamp helpers: a component is up to date if its stamp file holds the same key and binaries exist
 stamp_ok() { # stamp_ok NAME KEY BIN...
@@ -149,6 +156,38 @@ build_kwok() {
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >"$LOGS/kwok.log" 2>&1 ||
     { tail -n 30 "$LOGS/kwok.log" >&2; die "kwok build failed (log: $LOGS/kwok.log)"; }
   record_time kwok $(( $(date +%s) - s )); stamp_set kwok "$key"
+}
+
+# ---- prometheus-operator ---------------------------------------------------------------------
+build_operator() {
+  local key="prometheus-operator $OPERATOR_VERSION"
+  if stamp_ok prometheus-operator "$key" prometheus-operator; then log "prometheus-operator $OPERATOR_VERSION: up to date"; return; fi
+  log "building prometheus-operator $OPERATOR_VERSION ..."; local s d pm; s=$(date +%s)
+  # Its go.mod replaces its two API modules with ./pkg/... directories, which are modules of
+  # their own and not in the zip (so `go install module@version` refuses): build a copy of the
+  # module against the published API modules of the same version instead.
+  pm="$(mod_dir "github.com/prometheus-operator/prometheus-operator@$OPERATOR_VERSION")" || die "prometheus-operator module not served"
+  d="$SRC/prometheus-operator"; rm -rf "$d"; mkdir -p "$d"; cp -r "$pm/." "$d/"; chmod -R u+w "$d"
+  local api=github.com/prometheus-operator/prometheus-operator/pkg
+  ( cd "$d" && go mod edit -dropreplace="$api/apis/monitoring" -dropreplace="$api/client" \
+      -require="$api/apis/monitoring@$OPERATOR_VERSION" -require="$api/client@$OPERATOR_VERSION" &&
+    go mod tidy >"$LOGS/prometheus-operator.log" 2>&1 &&
+    go build -trimpath -ldflags "$LDFLAGS_BASE -X github.com/prometheus/common/version.Version=${OPERATOR_VERSION#v}" \
+      -o "$BIN/prometheus-operator" ./cmd/operator >>"$LOGS/prometheus-operator.log" 2>&1 ) ||
+    { tail -n 30 "$LOGS/prometheus-operator.log" >&2; die "prometheus-operator build failed (log: $LOGS/prometheus-operator.log)"; }
+  record_time prometheus-operator $(( $(date +%s) - s )); stamp_set prometheus-operator "$key"
+}
+
+# ---- prometheus (the server, for tests/integration/test_metrics_contract.py) -------------------
+build_prometheus() {
+  local v; v="$(sed -n -E 's/^VERSION="(v[^"]+)"/\1/p' "$HERE/promtool.sh")"  # promtool's version
+  local key="prometheus $v"
+  if stamp_ok prometheus "$key" prometheus; then log "prometheus $v: up to date"; return; fi
+  log "building prometheus $v ..."; local s; s=$(date +%s)
+  # Without the builtinassets tag the web UI is absent; the HTTP API, scraping and rules are all there.
+  GOBIN="$BIN" go install -trimpath -ldflags "$LDFLAGS_BASE" "github.com/prometheus/prometheus/cmd/prometheus@$v" \
+    >"$LOGS/prometheus.log" 2>&1 || { tail -n 30 "$LOGS/prometheus.log" >&2; die "prometheus build failed"; }
+  record_time prometheus $(( $(date +%s) - s )); stamp_set prometheus "$key"
 }
 
 # ---- pulumi CLI --------------------------------------------------------------------------
@@ -294,9 +333,11 @@ want kwok && build_kwok
 want pulumi && build_pulumi
 want shims && build_shims
 want yaml && build_yaml
-want sdkgen && build_sdkgen
 want pulumi-resource-kubernetes && build_prk
 want plugins && install_plugins
+want_test_tool sdkgen && build_sdkgen
+want_test_tool prometheus-operator && build_operator
+want_test_tool prometheus && build_prometheus
 write_env
 log "done in $(( $(date +%s) - T0 ))s; cache $(du -sh "$DIR" 2>/dev/null | cut -f1) in $DIR"
 echo "export PATH=\"$BIN:\$PATH\"  # or: source $DIR/env.sh"

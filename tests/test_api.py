@@ -70,9 +70,7 @@ def test_probes_use_the_seed_timings_on_the_named_port():
     assert (c["readinessProbe"]["initialDelaySeconds"], c["readinessProbe"]["periodSeconds"]) == (5, 5)
     assert c["startupProbe"]["httpGet"]["path"] == "/health"
     assert c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] >= 120
-    assert c["ports"] == [
-        {"name": "http", "containerPort": 8080, "protocol": "TCP"}, {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}
-    ]
+    assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]  # the seed's app: metrics on 8080 too
 
 
 def test_dev_probes_match_the_demo_image():
@@ -201,10 +199,9 @@ def test_config_map_holds_the_seed_keys_and_config_ini():
 def test_service_is_stable_and_targets_the_named_port():
     spec = api.service_spec(make_args())
     assert spec["type"] == "ClusterIP"
-    assert spec["ports"] == [
-        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
-        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"},
-    ]
+    assert spec["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    with_port = api.service_spec(make_args(raw={"api": {"metricsPort": 9090}}))
+    assert with_port["ports"][1] == {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
     assert spec["selector"] == {"app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "production"}
 
 
@@ -223,9 +220,12 @@ def test_ingress_policy_admits_the_controller_and_monitoring_only():
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
     }]
     assert monitoring["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
-    # The controller reaches the app port only, Prometheus the metrics port only.
+    # The controller reaches the app port only, Prometheus the port metrics are served on: the
+    # seed's app serves them on its app port (the Ingress denies the path), others on their own.
     assert controller["ports"] == [{"protocol": "TCP", "port": 8080}]
-    assert monitoring["ports"] == [{"protocol": "TCP", "port": 9090}]
+    assert monitoring["ports"] == [{"protocol": "TCP", "port": 8080}]
+    own_port = api.ingress_policy_spec(make_args("production", {"api": {"metricsPort": 9090}}))
+    assert own_port is not None and own_port["ingress"][1]["ports"] == [{"protocol": "TCP", "port": 9090}]
     # Dev exposes nothing through a controller; without monitoring there is nobody to admit.
     dev = api.ingress_policy_spec(make_args("dev"))
     assert dev is not None

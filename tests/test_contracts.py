@@ -132,11 +132,14 @@ def _two_routes() -> None:
     pc.Ingress("route-b", pc.IngressArgs(service=orders))
 
 
-def _two_monitorings() -> None:
+def _two_monitorings(second_target: str = "orders") -> None:
+    """Two Monitorings in one namespace: their own objects are named after them, so only a target
+    monitored twice (its ServiceMonitor is named after it) collides."""
     env = environment()
     settings = pc.MonitoringConfig.for_environment(ENV)
-    pc.Monitoring("first", pc.MonitoringArgs(environment=env, settings=settings))
-    pc.Monitoring("second", pc.MonitoringArgs(environment=env, settings=settings))
+    for monitoring, name in (("first", "orders"), ("second", second_target)):
+        targets = [pc.MetricsTarget(name=name, service_labels={"a": "b"}, port="metrics", path="/metrics")]
+        pc.Monitoring(monitoring, pc.MonitoringArgs(environment=env, settings=settings, targets=targets))
 
 
 def _database_elsewhere() -> None:
@@ -290,8 +293,8 @@ CASES: list[tuple[str, Callable[[], object], str, list[str]]] = [
      ["ApiService 'ordersdb-backup': pods 'ordersdb-backup'", "already claimed by Postgres 'ordersdb'"]),
     ("two routes for one service", _two_routes, "Ingress:route-b",
      ["Ingress 'route-b': HTTPRoute 'orders'", "already claimed by Ingress 'route-a'"]),
-    ("two monitorings in one namespace", _two_monitorings, "Monitoring:second",
-     ["Monitoring 'second': PrometheusRule 'platform-alerts'", "already claimed by Monitoring 'first'"]),
+    ("two monitorings of one target", _two_monitorings, "Monitoring:second",
+     ["Monitoring 'second': ServiceMonitor 'orders'", "already claimed by Monitoring 'first'"]),
     ("a database in another namespace", _database_elsewhere, "ApiService:orders",
      ["database 'ordersdb' runs in namespace 'payments', the service in 'shop'"]),
     ("a service its database does not admit", _not_a_client, "ApiService:billing",
@@ -348,6 +351,14 @@ def test_the_cases_are_guarded_against_a_vacuous_pass() -> None:
     """A case whose composition failed on something else entirely would still raise a ConfigError: the
     fragments above are specific, and the unbroken composition must deploy (first test)."""
     assert len({c[0] for c in CASES}) == len(CASES) and all(c[3] for c in CASES)
+
+
+def test_two_monitorings_of_different_targets_share_a_namespace() -> None:
+    """Issue 19: the PrometheusRule and dashboards are named after their Monitoring, not fixed."""
+    done = run(lambda: _two_monitorings(second_target="billing"))
+    assert done.error is None, done.error
+    rules = sorted(r.metadata["name"] for r in done.resources if r.kind == "PrometheusRule")
+    assert rules == ["first-alerts", "second-alerts"]
 
 
 def test_a_namespace_owned_elsewhere_still_protects_production_data() -> None:

@@ -65,32 +65,39 @@ def _scraped(run: Run) -> tuple[int, str]:
     return _container_port(run, _api_service_port(run, name=endpoint["port"])["targetPort"]), endpoint["path"]
 
 
-def _public_routes(run: Run) -> list[tuple[str, int | None]]:
-    """(path prefix, container port or None for 'no backend') of every public route to the API."""
-    routes: list[tuple[str, int | None]] = []
+def _public_routes(run: Run) -> list[tuple[str, bool, int | None]]:
+    """(path, exact, container port or None for 'not the API') of every public route to the API."""
+    routes: list[tuple[str, bool, int | None]] = []
     for ingress in _objects(run, "Ingress"):
         for rule in ingress.spec["rules"]:
             for path in rule["http"]["paths"]:
-                port = int(path["backend"]["service"]["port"]["number"])
-                target = _api_service_port(run, number=port)["targetPort"]
-                routes.append((path["path"], _container_port(run, target)))
+                service = path["backend"]["service"]
+                target = None
+                if service["name"] == "api":
+                    port = _api_service_port(run, number=int(service["port"]["number"]))
+                    target = _container_port(run, port["targetPort"])
+                routes.append((path["path"], path["pathType"] == "Exact", target))
     for route in _objects(run, "HTTPRoute"):
         for rule in route.spec["rules"]:
             refs = rule.get("backendRefs") or []
             ports = [_container_port(run, _api_service_port(run, number=int(r["port"]))["targetPort"]) for r in refs]
             for match in rule["matches"]:
-                routes.append((match["path"]["value"], ports[0] if ports else None))
+                routes.append((match["path"]["value"], match["path"]["type"] == "Exact", ports[0] if ports else None))
     return routes
 
 
 def _publicly_reaches(run: Run, port: int, path: str) -> bool:
     """Whether a request for ``path`` through a public route lands on container ``port``: the longest
-    matching prefix decides (Ingress Prefix and HTTPRoute PathPrefix both match whole path elements)."""
-    matching = [(prefix, target) for prefix, target in _public_routes(run)
-                if path == prefix or path.startswith(prefix.rstrip("/") + "/")]
+    matching path decides, Exact before a prefix of the same length (Ingress Prefix and HTTPRoute
+    PathPrefix both match whole path elements)."""
+    matching = [
+        (len(prefix), exact, target)
+        for prefix, exact, target in _public_routes(run)
+        if path == prefix or (not exact and path.startswith(prefix.rstrip("/") + "/"))
+    ]
     if not matching:
         return False
-    _, target = max(matching, key=lambda route: len(route[0]))
+    *_, target = max(matching, key=lambda route: route[:2])
     return target == port
 
 
@@ -114,9 +121,23 @@ def test_metrics_are_not_routed_publicly_by_the_http_route(gateway_runs: dict[st
     assert not _publicly_reaches(run, _container_port(run, "http"), path + "/extra")
 
 
-def test_an_ingress_cannot_hide_metrics_served_on_the_app_port() -> None:
-    with pytest.raises(ConfigError, match=r"platform:api.metricsPort: null serves /metrics on the port the Ingress exposes"):
-        load_config("staging", {"api": {"metricsPort": None}})
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_the_ingress_denies_the_metrics_path_served_on_the_app_port(runs: dict[str, Run], stack: str) -> None:
+    """The seed's app serves /metrics on 8080: the Ingress sends the path, exactly and below, to a
+    Service without endpoints; Prometheus still scrapes the app port from inside."""
+    run = runs[stack]
+    port, path = _scraped(run)
+    assert port == _container_port(run, "http") == 8080
+    for request in (path, path + "/", path + "/extra"):
+        assert not _publicly_reaches(run, port, request), request
+    assert _publicly_reaches(run, port, "/metricsx") and _publicly_reaches(run, port, "/api/metrics")
+    denied = next(s for s in run.of_kind("Service") if s.metadata["name"] == "api-denied")
+    assert "selector" not in denied.spec, "a backend that serves nothing"
+    api_selector = next(s for s in run.of_kind("Service") if s.metadata["name"] == "api").spec["selector"]
+    assert not api_selector.items() <= denied.metadata["labels"].items(), "no API selector picks it up"
+
+
+def test_a_metrics_port_must_be_its_own() -> None:
     with pytest.raises(ConfigError, match=r"platform:api: metricsPort 8080 must differ from containerPort"):
         load_config("production", {"api": {"metricsPort": 8080}})
     assert load_config("dev", {"api": {"metricsPort": None}}).api.metrics_port is None  # nothing exposed in dev
@@ -124,9 +145,11 @@ def test_an_ingress_cannot_hide_metrics_served_on_the_app_port() -> None:
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "production"])
 def test_prometheus_reaches_the_metrics_port_and_the_controller_does_not(runs: dict[str, Run], stack: str) -> None:
+    """podinfo (dev) has a metrics port of its own; the seed's app (staging, production) serves
+    metrics on its app port, which the controller must reach (the Ingress denies the path there)."""
     run = runs[stack]
     port, _ = _scraped(run)
-    assert port != _container_port(run, "http")
+    assert (port != _container_port(run, "http")) == (stack == "dev")
     policy = next(p for p in run.of_kind("NetworkPolicy") if p.metadata["name"] == "api-ingress")
     admitted: dict[str, set[int]] = {}
     for rule in policy.spec["ingress"]:

@@ -105,7 +105,12 @@ def test_ingress_per_environment(runs: dict[str, Run]):
         (obj,) = public_objects(runs[stack])
         assert obj.kind == "Ingress" and obj.metadata["namespace"] == stack and obj.metadata["name"] == "api"
         assert obj.spec["rules"][0]["host"] == host
-        assert obj.spec["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "api", "port": {"number": 80}}
+        *denied, public = obj.spec["rules"][0]["http"]["paths"]
+        assert public["backend"]["service"] == {"name": "api", "port": {"number": 80}} and public["path"] == "/"
+        # The seed's app serves /metrics on its app port: that path goes to a backend that serves nothing.
+        assert [(p["path"], p["pathType"], p["backend"]["service"]["name"]) for p in denied] == [
+            ("/metrics", "Exact", "api-denied"), ("/metrics/", "Prefix", "api-denied")
+        ]
         assert obj.spec["tls"] == [{"hosts": [host], "secretName": "api-tls"}]
         assert obj.metadata["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
         assert not any("rewrite-target" in key for key in obj.metadata["annotations"])

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.monitoring import ASSETS, render_rules, rule_files
+from components.connections import MetricsTarget
+from components.monitoring import ASSETS, dashboard, render_rules
 from environments import load_config
 from tests.harness import MOCK_PASSWORD_PREFIX, Registered, Run, run_program
 
@@ -174,8 +175,7 @@ def test_each_service_monitor_selects_a_service_with_its_port(runs: dict[str, Ru
         ]
         assert len(services) == 1, f"{name}: selects {[s.name for s in services]}"
         assert endpoint["port"] in [p.get("name") for p in services[0].spec["ports"]], name
-    # podinfo says `status`, the rules say `code`.
-    assert monitors["api"].spec["endpoints"][0]["metricRelabelings"][0]["targetLabel"] == "code"
+    assert "metricRelabelings" not in monitors["api"].spec["endpoints"][0], "the rules follow the app's labels"
 
 
 # ---------------------------------------------------------------- alert rules
@@ -189,42 +189,107 @@ def _alerts(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [rule for group in spec["groups"] for rule in group["rules"]]
 
 
+# The instances monitoring/tests/*.yaml test: two of each kind in namespace "unit", the two API
+# metrics contracts (podinfo's histogram with a status label, the seed's sum/count without one).
+PODINFO = {"requests": "http_requests_total", "status_label": "code", "latency": "http_request_duration_seconds"}
+SEED = {"requests": "api_requests_total", "status_label": "", "latency": "api_response_time_seconds"}
+UNIT_TARGETS = [
+    MetricsTarget("api", {}, "http", "/metrics", "api", rules=("api", "api-errors", "api-latency-histogram"), values=PODINFO),
+    MetricsTarget("shop", {}, "http", "/metrics", "api", rules=("api", "api-latency-sum_count"), values=SEED),
+    *(
+        MetricsTarget(
+            name, {}, "metrics", "/metrics", "postgres",
+            rules=("postgres", "postgres-backup"), values={"cronjob": f"{name}-backup"},
+        )
+        for name in ("postgres", "analytics")
+    ),
+    *(MetricsTarget(name, {}, "metrics", "/metrics", "redis") for name in ("redis", "cache")),
+]
+
+
 @pytest.mark.parametrize("stack", ["dev", "staging", "production"])
 def test_deployed_rules_are_the_files_scoped_to_the_namespace(runs: dict[str, Run], stack: str) -> None:
     run = runs[stack]
     spec = _rules(run)
-    backups = stack != "dev"
-    expected = ["api", "platform", "postgres", "redis"] + (["postgres-backup"] if backups else [])
-    assert sorted(g["name"] for g in spec["groups"]) == sorted(expected)
-    assert spec == render_rules(stack, rule_files(_targets(), backups))
+    rule = run.one("PrometheusRule")
+    assert rule.metadata["name"] == "monitoring-alerts", "named after the Monitoring instance"
+    # The targets decide: dev's podinfo has a status label and a histogram, the seed's app neither;
+    # backups (staging, production) bring their alerts without any flag.
+    api = ["api", "api-errors", "api-latency"] if stack == "dev" else ["api", "api-latency"]
+    backups = [] if stack == "dev" else ["postgres-backup"]
+    assert sorted(g["name"] for g in spec["groups"]) == sorted([*api, "platform", "postgres", "redis", *backups])
+    names = {a["alert"] for a in _alerts(spec)}
+    assert ("ApiHighLatencyP99" in names) == (stack == "dev") and ("ApiHighMeanLatency" in names) == (stack != "dev")
     for alert in _alerts(spec):
         assert f'namespace="{stack}"' in alert["expr"], alert["alert"]
         assert "${" not in json.dumps(alert), alert["alert"]
         assert alert["labels"]["severity"] in ("critical", "warning", "info")
         assert alert["annotations"]["summary"] and len(alert["annotations"]["description"]) > 80
+    if backups:
+        backup_rules = [a for g in spec["groups"] if g["name"] == "postgres-backup" for a in g["rules"]]
+        assert all('cronjob="postgres-backup"' in a["expr"] for a in backup_rules)
+        assert run.one("CronJob").metadata["name"] == "postgres-backup", "the rules name the CronJob that exists"
 
 
-def _targets() -> list[Any]:
-    from components.connections import MetricsTarget
+def test_every_alert_of_an_instance_names_it() -> None:
+    """Where two instances coexist, each alert's summary names the instance (its job, StatefulSet,
+    CronJob or claim) and its expression keeps that label, so two alerts never merge into one."""
+    spec = render_rules("x", UNIT_TARGETS)
+    for group in spec["groups"]:
+        for alert in group["rules"]:
+            if alert["alert"].startswith("Platform"):
+                continue
+            summary, expr = alert["annotations"]["summary"], alert["expr"]
+            instance = next(n for n in ("shop", "analytics", "cache", "api", "postgres", "redis") if group["name"].startswith(n))
+            assert instance in summary or "{{ $labels." in summary, (group["name"], alert["alert"], summary)
+            assert any(f'{label}="' in expr for label in ("job", "statefulset", "cronjob")), alert["alert"]
+            if "by (" in expr:
+                assert any(f"by (namespace, {label}" in expr for label in ("job", "statefulset", "cronjob")), alert["alert"]
 
-    return [MetricsTarget(n, {}, "metrics", "/metrics") for n in ("api", "postgres", "redis")]
+
+def test_the_api_s_rules_follow_its_metrics_contract() -> None:
+    from components import api
+    from tests.test_api import make_args
+
+    seed, podinfo = api.metrics_target(make_args("staging")), api.metrics_target(make_args("dev"))
+    assert seed.rules == ("api", "api-latency-sum_count"), "no status label: no error ratio"
+    assert seed.values["requests"] == "api_requests_total" and seed.values["latency"] == "api_response_time_seconds"
+    assert podinfo.rules == ("api", "api-errors", "api-latency-histogram")
+    assert podinfo.values["status_label"] == "status"
+
+
+def test_a_placeholder_without_a_value_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"api-errors.yaml: no value for \$\{status_label\}"):
+        render_rules("x", [MetricsTarget("api", {}, "http", "/metrics", "api", rules=("api-errors",), values={"requests": "r"})])
 
 
 def test_the_issue_s_alerts_all_exist() -> None:
-    names = {a["alert"] for a in _alerts(render_rules("x", rule_files(_targets(), True)))}
+    names = {a["alert"] for a in _alerts(render_rules("x", UNIT_TARGETS))}
     assert names >= {
         "ApiHighErrorRatio",
         "ApiHighLatencyP99",
+        "ApiHighMeanLatency",
+        "ApiNoTargets",
         "PlatformTargetDown",
         "PlatformPodCrashLooping",
+        "PlatformVolumeFillingUp",
+        "PlatformVolumeFull",
         "PostgresDown",
+        "PostgresNotReady",
+        "PostgresNoTarget",
         "PostgresConnectionsNearMax",
         "PostgresBackupFailed",
+        "PostgresBackupTooOld",
         "PostgresBackupMissing",
         "RedisDown",
-        "RedisMemoryNearMax",
+        "RedisNotReady",
+        "RedisNoTarget",
+        "RedisRejectingWrites",
+        "RedisEvictingKeys",
+        "RedisMemoryNearLimit",
         "RedisRejectedConnections",
     }
+    assert "RedisMemoryNearMax" not in names, "a warm allkeys-lru cache sits at maxmemory"
 
 
 @needs_promtool
@@ -240,23 +305,37 @@ def test_promtool_accepts_every_deployed_rule(runs: dict[str, Run], stack: str, 
 @needs_promtool
 def test_promtool_rejects_a_broken_expression(tmp_path: Path) -> None:
     """The check above can fail: a typo in PromQL is caught."""
-    spec = render_rules("x", ["platform"])
+    spec = render_rules("x", [])
     spec["groups"][0]["rules"][0]["expr"] = 'up{namespace="x"} == == 0'
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump(spec))
     assert _promtool_run("check", "rules", str(rules)).returncode != 0
 
 
-@needs_promtool
-def test_alert_unit_tests_pass(tmp_path: Path) -> None:
-    """monitoring/tests/*.yaml: the error-ratio, target-down and other alerts fire on synthetic series."""
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(render_rules("unit", rule_files(_targets(), True))))
+def unit_rules() -> dict[str, Any]:
+    """The rules of UNIT_TARGETS without descriptions: the promtool tests check labels and summaries."""
+    spec = render_rules("unit", UNIT_TARGETS)
+    for alert in _alerts(spec):
+        alert["annotations"].pop("description")
+    return spec
+
+
+def promtool_test(tmp_path: Path, spec: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(spec))
     tests = sorted((ASSETS / "tests").glob("*.yaml"))
-    text = "".join(t.read_text() for t in tests)
-    assert "alertname: ApiHighErrorRatio" in text and "alertname: PlatformTargetDown" in text
     for test in tests:
         shutil.copy(test, tmp_path / test.name)
-    result = _promtool_run("test", "rules", *(str(tmp_path / t.name) for t in tests))
+    return _promtool_run("test", "rules", *(str(tmp_path / t.name) for t in tests))
+
+
+@needs_promtool
+def test_alert_unit_tests_pass(tmp_path: Path) -> None:
+    """monitoring/tests/*.yaml: every alert fires on synthetic series, for the failing instance only,
+    and stays silent in its must-stay-silent cases."""
+    text = "".join(t.read_text() for t in (ASSETS / "tests").glob("*.yaml"))
+    untested = [a["alert"] for a in _alerts(unit_rules()) if f"alertname: {a['alert']}" not in text]
+    assert not untested, f"alerts without a promtool case: {untested}"
+    result = promtool_test(tmp_path, unit_rules())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
 
@@ -284,18 +363,25 @@ def test_dashboards_for_api_postgres_redis(runs: dict[str, Run], stack: str) -> 
         exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
         assert exprs and all('namespace="$namespace"' in e for e in exprs), key
     api_exprs = " ".join(t["expr"] for p in boards["api.json"]["panels"] for t in p["targets"])
-    for metric in ("http_requests_total", 'code=~"5.."', "http_request_duration_seconds_bucket"):
+    # The app's metrics contract: podinfo (dev) has a status label and a histogram, the seed's app neither.
+    expected = (
+        ("http_requests_total", 'status=~"5.."', "http_request_duration_seconds_bucket")
+        if stack == "dev"
+        else ("api_requests_total", "api_response_time_seconds_sum", "api_response_time_seconds_count")
+    )
+    for metric in expected:
         assert metric in api_exprs  # rate, errors, duration
+    assert "${" not in json.dumps(boards).replace("${datasource}", ""), "every placeholder but Grafana's filled in"
 
 
 @needs_promtool
 def test_dashboard_queries_parse(tmp_path: Path) -> None:
     records: list[dict[str, str]] = []
-    for path in sorted((ASSETS / "dashboards").glob("*.json")):
-        for panel in json.loads(path.read_text())["panels"]:
-            for target in panel["targets"]:
-                expr = target["expr"].replace("$__rate_interval", "5m").replace("$namespace", "x")
-                records.append({"record": f"dashboard:{path.stem}:{len(records)}", "expr": expr})
+    for target in UNIT_TARGETS:
+        for panel in json.loads(dashboard(target, "x"))["panels"]:
+            for query in panel["targets"]:
+                expr = query["expr"].replace("$__rate_interval", "5m").replace("$namespace", "x")
+                records.append({"record": f"dashboard:{target.name}:{len(records)}", "expr": expr})
     (tmp_path / "queries.yaml").write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": records}]}))
     result = _promtool_run("check", "rules", str(tmp_path / "queries.yaml"))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -360,3 +446,53 @@ def test_logging_ships_container_logs_to_the_configured_backend(runs: dict[str, 
     assert shipper.inputs["values"]["resources"]["limits"] == {"cpu": "200m", "memory": "128Mi"}
     assert run.one("Namespace", "monitoring-namespace").urn in shipper.depends_on
     assert [r.name for r in runs["dev"].of_kind("Release")] == ["monitoring-stack"], "off by default"
+
+
+# ---------------------------------------------------------------- chart source, webhooks
+
+
+def fake_chart(path: Path, version: str, present: tuple[str, ...] = ("grafana",)) -> Path:
+    """A chart directory shaped like the one scripts/fetch-upstream.sh assembles, which declares
+    the dependency grafana and has those ``present`` in its charts/."""
+    chart = {"name": "kube-prometheus-stack", "version": version, "dependencies": [{"name": "grafana"}]}
+    path.mkdir(parents=True)
+    (path / "Chart.yaml").write_text(yaml.safe_dump(chart))
+    for dependency in present:
+        (path / "charts" / dependency).mkdir(parents=True)
+    return path
+
+
+def test_install_mode_takes_a_local_chart_directory(tmp_path: Path) -> None:
+    version = load_config("dev", {}).monitoring.chart_version
+    chart = fake_chart(tmp_path / "kube-prometheus-stack", version)
+    run = run_program("dev", {"monitoring": {"chartPath": str(chart), "admissionWebhooks": False}})
+    assert run.error is None, run.error
+    inputs = _release(run).inputs
+    assert inputs["chart"] == str(chart) and "repositoryOpts" not in inputs
+    # The API server never calls a webhook: none is installed, and the operator serves plain HTTP.
+    operator = inputs["values"]["prometheusOperator"]
+    assert operator["admissionWebhooks"] == {"enabled": False} and operator["tls"] == {"enabled": False}
+
+
+def test_the_default_source_is_the_upstream_repository_with_webhooks(runs: dict[str, Run]) -> None:
+    operator = _release(runs["dev"]).inputs["values"]["prometheusOperator"]
+    assert "admissionWebhooks" not in operator and "tls" not in operator  # the chart's defaults
+
+
+@pytest.mark.parametrize(
+    ("version", "dependencies", "problem"),
+    [
+        ("88.3.0", ("grafana",), "holds kube-prometheus-stack 88.3.0, not kube-prometheus-stack 88.6.1 (chartVersion)"),
+        ("88.6.1", (), "lacks the dependencies ['grafana']"),
+        (None, (), "is not a chart directory"),
+    ],
+)
+def test_a_local_chart_of_another_version_or_incomplete_is_refused(
+    tmp_path: Path, version: str | None, dependencies: tuple[str, ...], problem: str
+) -> None:
+    chart = tmp_path / "chart"
+    if version:
+        fake_chart(chart, version, dependencies)
+    run = run_program("dev", {"monitoring": {"chartPath": str(chart)}})
+    assert run.error is not None and "platform:monitoring: chartPath" in str(run.error) and problem in str(run.error), run.error
+    assert run.resources == []

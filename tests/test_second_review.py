@@ -8,6 +8,7 @@ the config rules, so it fails on the manifests as they were before (main at 1d3d
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -35,11 +36,18 @@ def pod(run: Run, kind: str, name: str) -> dict[str, Any]:
     return template["spec"]
 
 
+PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
+
+
 def admitted_to_api(run: Run) -> list[dict[str, Any]]:
-    """The peers the API's ingress policy admits on its app port."""
+    """The peers the API's ingress policy admits on its app port, Prometheus aside (the seed's app
+    serves its metrics there too, issue 19)."""
     spec = policy(run, "api-ingress")
     port = int(load_config(run.stack, {}).api.container_port)
-    return [peer for rule in spec["ingress"] if {int(p["port"]) for p in rule["ports"]} == {port} for peer in rule["from"]]
+    return [
+        peer for rule in spec["ingress"] if {int(p["port"]) for p in rule["ports"]} == {port} for peer in rule["from"]
+        if peer.get("podSelector", {}).get("matchLabels") != PROMETHEUS_PODS
+    ]
 
 
 # ---------------------------------------------------------------- 1. HTTP-01 through the default deny
@@ -165,12 +173,15 @@ def test_production_names_every_image_without_a_digest() -> None:
 def test_metrics_ports_admit_the_prometheus_pods_only(runs: dict[str, Run]) -> None:
     """Not the monitoring namespace as a whole (Grafana, Alertmanager, a log shipper)."""
     run = runs["staging"]
-    for name, port in (("api-ingress", 9090), ("postgres", 9187), ("redis", 9121)):
-        (rule,) = [r for r in policy(run, name)["ingress"] if {int(p["port"]) for p in r["ports"]} == {port}]
-        assert rule["from"] == [{
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-        }], name
+    prometheus = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": PROMETHEUS_PODS},
+    }
+    # The seed's app serves its metrics on 8080 (issue 19).
+    for name, port in (("api-ingress", 8080), ("postgres", 9187), ("redis", 9121)):
+        rules = [r for r in policy(run, name)["ingress"] if {int(p["port"]) for p in r["ports"]} == {port}]
+        from_monitoring = [peer for r in rules for peer in r["from"] if '"monitoring"' in json.dumps(peer)]
+        assert from_monitoring == [prometheus], name
     custom = run_program("staging", {"monitoring": {"prometheusPodLabels": {"prometheus": "shared"}}})
     assert custom.error is None, custom.error
     (rule,) = [r for r in policy(custom, "redis")["ingress"] if {int(p["port"]) for p in r["ports"]} == {9121}]

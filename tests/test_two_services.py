@@ -142,8 +142,8 @@ def test_rules_and_dashboards_follow_each_instance(example: Run) -> None:
     assert jobs == WORKLOADS
     assert 'job="postgres"' not in text and 'job="redis"' not in text
     boards = {c.metadata["name"]: c for c in example.of_kind("ConfigMap") if c.metadata["labels"].get("grafana_dashboard")}
-    assert set(boards) == {f"dashboard-{w}" for w in WORKLOADS}
-    board = boards["dashboard-worker-cache"].inputs["data"]["worker-cache.json"]
+    assert set(boards) == {f"monitoring-dashboard-{w}" for w in WORKLOADS}, "named after the Monitoring instance"
+    board = boards["monitoring-dashboard-worker-cache"].inputs["data"]["worker-cache.json"]
     assert 'job=\\"worker-cache\\"' in board and 'job=\\"redis\\"' not in board
 
 

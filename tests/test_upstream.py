@@ -72,7 +72,7 @@ def test_a_path_the_module_does_not_have_is_refused(tmp_path: Path):
 def test_readers_refuse_a_cache_filled_from_another_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PLATFORM_UPSTREAM_DIR", str(tmp_path))
     (tmp_path / "crds").mkdir()
-    (tmp_path / "upstream.lock").write_text(upstream.LOCK.read_text().replace("v0.85.0", "v0.84.0"))
+    (tmp_path / "upstream.lock").write_text(upstream.LOCK.read_text().replace("v0.93.1", "v0.93.0"))
     with pytest.raises(upstream.NotFetched, match="make upstream"):
         upstream.fetched("crds")
     (tmp_path / "upstream.lock").write_bytes(upstream.LOCK.read_bytes())

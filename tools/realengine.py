@@ -19,14 +19,23 @@ from typing import Any
 import yaml
 
 from tools.engine import ROOT
+from tools.upstream import fetched
 
 TOOLCHAIN = Path(os.environ.get("PLATFORM_TOOLCHAIN_DIR", Path.home() / ".cache" / "platform-toolchain"))
 # The program itself. Stack files are not copied: `stack init` writes each one, with its salt,
 # and write_local_config then adds the repository's config for that stack.
 CODE_FILES = ["Pulumi.yaml", "__main__.py", "environments.py", "components", "monitoring", "requirements.txt"]
-# Helm charts cannot be downloaded here: the local cluster runs monitoring in `existing` mode
-# (its CRDs are applied by scripts/local-cluster.sh).
+# Most tests run monitoring in `existing` mode (the CRDs are applied by scripts/local-cluster.sh):
+# kube-prometheus-stack is one install per cluster, and these tests share one cluster.
 LOCAL_OVERRIDES: dict[str, Any] = {"platform:monitoring": {"mode": "existing"}}
+
+
+def install_monitoring(**settings: Any) -> dict[str, Any]:
+    """Config for install mode on the local cluster (`make dev`, the monitoring tests): the chart
+    scripts/fetch-upstream.sh assembled (no internet), and no admission webhooks (the API server
+    must never call a Service IP)."""
+    chart = fetched("charts") / "kube-prometheus-stack"
+    return {"platform:monitoring": {"mode": "install", "chartPath": str(chart), "admissionWebhooks": False, **settings}}
 
 
 class ToolchainMissing(RuntimeError):
@@ -169,11 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     local = commands.add_parser("local-config", help="write the repo's config plus local overrides into STACK_FILE")
     local.add_argument("stack_file", type=Path)
     local.add_argument("stack")
+    local.add_argument("--install-monitoring", action="store_true", help="monitoring in install mode from the fetched chart")
     args = parser.parse_args(argv)
     if args.command == "copy-project":
         copy_project(args.dir)
     else:
-        write_local_config(args.stack_file, args.stack)
+        write_local_config(args.stack_file, args.stack, install_monitoring() if args.install_monitoring else None)
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -77,6 +77,11 @@ class ApiPersistence(Persistence):
     """ReadWriteMany lets several pods share the volume (the StorageClass must support it)."""
 
 
+# Prometheus's own syntax for metric and label names.
+MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=200)]
+MetricLabel = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=100)]
+
+
 class ApiConfig(Group):
     """Settings of one ApiService (``platform:api``); build in code with ``ApiConfig.for_environment``."""
 
@@ -91,8 +96,16 @@ class ApiConfig(Group):
     metrics_path: HttpPath
     """The path Prometheus scrapes."""
     metrics_port: Port | None = None
-    """The port the app serves metricsPath on, apart from the public one; unset: containerPort, which
-    the public route reaches (only a gateway route can deny the path there)."""
+    """The port the app serves metricsPath on, apart from the public one; unset: containerPort (the
+    seed's app), where the public route denies metricsPath (components/ingress.py)."""
+    metrics_requests: MetricName = "api_requests_total"
+    """The app's request counter (the alerts and dashboard follow the metrics contract; defaults: the seed's app)."""
+    metrics_status_label: MetricLabel | None = None
+    """The label with the HTTP status on the request counter; unset: the app has none, so no error-ratio alert."""
+    metrics_latency: MetricName = "api_response_time_seconds"
+    """The app's request latency metric (without _bucket, _sum or _count)."""
+    metrics_latency_form: Literal["histogram", "sum_count"] = "sum_count"
+    """histogram: <name>_bucket (p99 alert); sum_count: only <name>_sum and <name>_count (mean alert)."""
     resources: Resources
     """The app container's requests and limits."""
     autoscaling: Autoscaling

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import Field, model_validator
 
 from ..profiles import EnvironmentProfile
@@ -73,6 +75,24 @@ class LoggingConfig(Model):
         return self
 
 
+def _chart_problems(path: Path, version: str) -> list[str]:
+    """A local kube-prometheus-stack must be the pinned version, with its dependencies assembled."""
+    try:
+        chart = yaml.safe_load((path / "Chart.yaml").read_text())
+    except (OSError, yaml.YAMLError) as error:
+        return [f"chartPath: {path} is not a chart directory ({error}); run `make upstream` for the pinned one"]
+    problems = []
+    if (chart.get("name"), str(chart.get("version"))) != ("kube-prometheus-stack", version):
+        problems.append(
+            f"chartPath: {path} holds {chart.get('name')} {chart.get('version')}, "
+            f"not kube-prometheus-stack {version} (chartVersion)"
+        )
+    missing = [d["name"] for d in chart.get("dependencies") or [] if not (path / "charts" / d["name"]).is_dir()]
+    if missing:
+        problems.append(f"chartPath: {path}/charts lacks the dependencies {missing}; run `make upstream`")
+    return problems
+
+
 class MonitoringConfig(Group):
     """Scraping, alerting and dashboards (``platform:monitoring``): install, existing or off."""
 
@@ -89,6 +109,13 @@ class MonitoringConfig(Group):
     """The Helm release name (install), also the stack's object name prefix."""
     chart_version: ChartVersion
     """The kube-prometheus-stack chart version (install)."""
+    chart_path: str | None = None
+    """A local kube-prometheus-stack chart directory, dependencies included (install without internet,
+    e.g. the one `make upstream` assembles in ~/.cache/platform-upstream/charts/); unset: the chart's
+    Helm repository."""
+    admission_webhooks: bool = True
+    """The chart's admission webhooks (the API server calls the operator's Service); off where the API
+    server cannot reach Service IPs (the local control plane)."""
     selector_labels: dict[LabelKey, LabelValue]
     """Labels on every ServiceMonitor, rule and dashboard: what the cluster's Prometheus selects by."""
     scrape_interval: Duration
@@ -115,6 +142,8 @@ class MonitoringConfig(Group):
             )
         if self.logging.enabled and self.mode == "off":
             problems.append("logging.enabled: the log shipper runs in the monitoring namespace; set mode 'install' or 'existing'")
+        if self.chart_path and self.mode == "install":
+            problems += _chart_problems(Path(self.chart_path).expanduser(), self.chart_version)
         names = [r.name for r in self.receivers]
         problems += [f"receivers: {n!r} is listed twice" for n in sorted({n for n in names if names.count(n) > 1})]
         if problems:
@@ -129,7 +158,7 @@ class MonitoringConfig(Group):
             "namespace": "monitoring",
             "prometheusPodLabels": {"app.kubernetes.io/name": "prometheus"},
             "releaseName": "kube-prometheus-stack",
-            "chartVersion": "88.3.0",
+            "chartVersion": "88.6.1",  # the version scripts/upstream.lock fetches for offline installs
             # The labels a shared Prometheus selects ServiceMonitors/PrometheusRules by; an install
             # selects every object anyway (see components/monitoring.py).
             "selectorLabels": {"release": "kube-prometheus-stack"},

@@ -55,7 +55,6 @@ route = pc.Ingress("orders-route", pc.IngressArgs(service=orders))
 pc.Monitoring("shop-monitoring", pc.MonitoringArgs(
     environment=env, settings=monitoring,
     targets=[orders.metrics_target, billing.metrics_target, ordersdb.metrics_target, cache.metrics_target],
-    postgres_backups=True,
 ))
 
 pulumi.export("publicUrl", route.public_url)
