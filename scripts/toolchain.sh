@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse) everything `pulumi up|preview|destroy` needs to run for real on this machine:
-#   - Pulumi CLI, Python language host (+ exec shim), resource plugins kubernetes and random
+#   - Pulumi CLI, Python and YAML language hosts (+ exec shim), resource plugins kubernetes and random,
+#     pulumi-sdkgen (a package's TypeScript and Go SDKs, see TOOLCHAIN.md)
 #   - a Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler),
 #     kubectl, and kwok (simulated nodes) -- used by scripts/local-cluster.sh
 # Everything is built from Go modules via the Go module proxy into a cache OUTSIDE the repo:
@@ -8,8 +9,8 @@
 # Idempotent: a component whose stamp matches its version/inputs is skipped.
 # Afterwards:  source "${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/env.sh"
 # Usage: bash scripts/toolchain.sh [--with-test-tools] [--only NAME[,NAME...]] [--list]
-#   names: etcd kubernetes kwok pulumi shims pulumi-resource-kubernetes plugins prometheus-operator prometheus
-#   The last two only run tests (`make toolchain` passes --with-test-tools): `make dev` skips them.
+#   names: etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator prometheus
+#   The last three only run tests (`make toolchain` passes --with-test-tools): `make dev` skips them.
 # See scripts/TOOLCHAIN.md for versions, timings and why some versions differ from requirements.txt.
 set -euo pipefail
 
@@ -49,6 +50,8 @@ OPERATOR_VERSION="${OPERATOR_VERSION:-$(sed -n -E 's/^[a-z]+[[:space:]]+github\.
 [ -n "$OPERATOR_VERSION" ] || { echo "[toolchain] ERROR: no operator version in scripts/upstream.lock" >&2; exit 1; }
 # pulumi-kubernetes provider: the proxy serves only this pseudo-version of provider/v4.
 K8S_PROVIDER_MODULE_VERSION="v4.0.0-20260115033456-f47bc2d6f199"
+# Pulumi YAML language host: runs YAML programs (examples/yaml/, the package from another language).
+PULUMI_YAML_VERSION="${PULUMI_YAML_VERSION:-v1.25.0}"
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export CGO_ENABLED="${CGO_ENABLED:-0}"
@@ -63,7 +66,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=",$2,"; shift 2 ;;
     --with-test-tools) TEST_TOOLS=1; shift ;;
-    --list) echo "etcd kubernetes kwok pulumi shims pulumi-resource-kubernetes plugins prometheus-operator prometheus"; exit 0 ;;
+    --list) echo "etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator prometheus"; exit 0 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
@@ -231,6 +234,33 @@ build_shims() {
   record_time pulumi-language-python+pulumi-resource-random $(( $(date +%s) - s )); stamp_set shims "$key"
 }
 
+# ---- pulumi-language-yaml ----------------------------------------------------------------
+build_yaml() {
+  local key="yaml $PULUMI_YAML_VERSION"
+  if stamp_ok yaml "$key" pulumi-language-yaml; then log "pulumi-language-yaml $PULUMI_YAML_VERSION: up to date"; return; fi
+  log "building pulumi-language-yaml $PULUMI_YAML_VERSION ..."; local s; s=$(date +%s)
+  # pulumi-yaml's go.mod has no replace directives, so plain `go install module@version` works.
+  GOBIN="$BIN" go install -trimpath \
+    -ldflags "$LDFLAGS_BASE -X github.com/pulumi/pulumi-yaml/pkg/version.Version=$PULUMI_YAML_VERSION" \
+    "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$PULUMI_YAML_VERSION" >"$LOGS/yaml.log" 2>&1 ||
+    { tail -n 30 "$LOGS/yaml.log" >&2; die "pulumi-language-yaml build failed (log: $LOGS/yaml.log)"; }
+  record_time pulumi-language-yaml $(( $(date +%s) - s )); stamp_set yaml "$key"
+}
+
+# ---- pulumi-sdkgen: TypeScript and Go SDKs of a package (our wrapper of Pulumi's codegen) -------
+build_sdkgen() {
+  local v; v="$(pulumi_cli_version)"
+  local key="sdkgen $v $(tree_hash pulumi-sdkgen)"
+  if stamp_ok sdkgen "$key" pulumi-sdkgen; then log "pulumi-sdkgen (codegen v$v): up to date"; return; fi
+  log "building pulumi-sdkgen (pkg/v3 codegen v$v) ..."
+  local d s; d="$(prep_src pulumi-sdkgen)"; s=$(date +%s)
+  ( cd "$d" && go mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$v" &&
+    go mod tidy >"$LOGS/sdkgen.log" 2>&1 &&
+    go build -trimpath -ldflags "$LDFLAGS_BASE" -o "$BIN/pulumi-sdkgen" . >>"$LOGS/sdkgen.log" 2>&1 ) ||
+    { tail -n 30 "$LOGS/sdkgen.log" >&2; die "pulumi-sdkgen build failed (log: $LOGS/sdkgen.log)"; }
+  record_time pulumi-sdkgen $(( $(date +%s) - s )); stamp_set sdkgen "$key"
+}
+
 # ---- pulumi-resource-kubernetes ----------------------------------------------------------
 build_prk() {
   local key="prk $K8S_PROVIDER_VERSION $K8S_PROVIDER_MODULE_VERSION $(tree_hash pulumi-resource-kubernetes)"
@@ -302,8 +332,10 @@ want kubernetes && build_kubernetes
 want kwok && build_kwok
 want pulumi && build_pulumi
 want shims && build_shims
+want yaml && build_yaml
 want pulumi-resource-kubernetes && build_prk
 want plugins && install_plugins
+want_test_tool sdkgen && build_sdkgen
 want_test_tool prometheus-operator && build_operator
 want_test_tool prometheus && build_prometheus
 write_env

@@ -146,6 +146,15 @@ class Workspace:
     def kube_json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
+    def assert_ready(self, namespace: str, workloads: dict[str, set[str]]) -> None:
+        """Exactly these workloads per kind (``deployments``, ``statefulsets``) in ``namespace``, each ready."""
+        for kind, names in workloads.items():
+            items = {i["metadata"]["name"]: i for i in self.kube_json("get", kind, "-n", namespace)["items"]}
+            assert set(items) == names
+            for name, item in items.items():
+                want = item["spec"].get("replicas", 1)
+                assert item["status"].get("readyReplicas", 0) == want, f"{kind} {name} not ready: {item['status']}"
+
     def delete_namespaces(self, *names: str) -> None:
         self.kubectl("delete", "namespace", *names, "--ignore-not-found", "--wait=true", "--timeout=180s", timeout=240)
 

@@ -39,7 +39,10 @@ def user_plugins() -> dict[str, tuple[str, int]] | None:
 USER_PLUGINS_AT_START = user_plugins()
 
 # Namespaces the tests deploy; left over from an earlier run, they are removed first.
-TEST_NAMESPACES = ["it-dev", "pr-4242", "prod-local", "it-routes", "it-gateway", "it-selector", "it-upgrade", "it-two-services"]
+TEST_NAMESPACES = [
+    "it-dev", "pr-4242", "prod-local", "it-routes", "it-gateway", "it-selector", "it-upgrade", "it-two-services",
+    "it-package-yaml",
+]
 
 
 @pytest.fixture(scope="session")

@@ -32,12 +32,7 @@ def test_two_services_up_ready_idempotent_destroyed(workspace: Workspace, tmp_pa
     ws.pulumi("config", "set", "namespace", NAMESPACE, stack=STACK)
     try:
         ws.pulumi("up", "--yes", "--skip-preview", stack=STACK, timeout=1200)
-        for kind, names in WORKLOADS.items():
-            items = {i["metadata"]["name"]: i for i in ws.kube_json("get", kind, "-n", NAMESPACE)["items"]}
-            assert set(items) == names
-            for name, item in items.items():
-                want = item["spec"].get("replicas", 1)
-                assert item["status"].get("readyReplicas", 0) == want, f"{kind} {name} not ready: {item['status']}"
+        ws.assert_ready(NAMESPACE, WORKLOADS)
         ws.pulumi("up", "--yes", "--expect-no-changes", stack=STACK, timeout=900)
     finally:
         destroyed = ws.pulumi("destroy", "--yes", "--remove", "--skip-preview", stack=STACK, timeout=1200, check=False)
