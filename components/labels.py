@@ -11,7 +11,7 @@ from .config import ConfigError
 Args = TypeVar("Args")
 # A DNS-1035 label (Service names need one) short enough for the longest derived name, such as
 # `<instance>-headless` or a StatefulSet pod's controller-revision-hash label.
-INSTANCE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+INSTANCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")  # fullmatch: "$" passes "api\n"
 
 PART_OF = "platform"
 ENVIRONMENT_LABEL = "platform.example.com/environment"
@@ -49,7 +49,7 @@ def with_name(args: Args, name: str) -> Args:
     Raises before the component registers anything if the name cannot name Kubernetes objects."""
     result = args if getattr(args, "name", None) else replace(args, name=name)  # type: ignore[type-var]
     instance = str(getattr(result, "name", ""))
-    if not INSTANCE_NAME.match(instance):
+    if not INSTANCE_NAME.fullmatch(instance):
         raise ConfigError([
             f"instance name {instance!r}: must be 1 to 40 lowercase letters, digits and '-', starting with a letter "
             "and ending with a letter or digit (every Kubernetes name of the instance derives from it)"
