@@ -166,6 +166,34 @@ def test_shared_rwo_volume_is_refused() -> None:
     load_config("staging", {"api": {"persistence": {"enabled": True, "accessMode": "ReadWriteMany"}}})
 
 
+@pytest.mark.parametrize(
+    ("stack", "api"),
+    [
+        ("staging", {"metricsPort": 8080}),  # staging serves on 8080
+        ("dev", {"metricsPort": 9898}),  # dev (podinfo) serves on 9898
+        ("staging", {"metricsPort": 8081, "probes": {"liveness": {"port": 8081}}}),
+        ("staging", {"metricsPort": 8082, "probes": {"startup": {"port": 8082}}}),
+        ("staging", {"metricsPort": 8083, "probes": {"readiness": {"port": 8083}}}),
+    ],
+    ids=["staging-container-port", "dev-container-port", "liveness-port", "startup-port", "readiness-port"],
+)
+def test_the_metrics_port_is_a_port_of_its_own(stack: str, api: dict) -> None:
+    """The public route reaches containerPort and the probes' ports: metrics there would be public."""
+    found = problems(stack, {"api": api})
+    expected = f"platform:api: metricsPort {api['metricsPort']} must differ from containerPort and the probe ports"
+    assert any(p.startswith(expected) for p in found), found
+    # The same layout with a port of its own is fine.
+    assert load_config(stack, {"api": {**api, "metricsPort": 9100}}).api.metrics_port == 9100
+
+
+def test_without_a_metrics_port_only_a_gateway_can_hide_the_path() -> None:
+    found = problems("staging", {"api": {"metricsPort": None}})
+    assert [p for p in found if p.startswith("platform:api.metricsPort: null serves /metrics")], found
+    gateway = {"kind": "gateway", "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}
+    assert load_config("staging", {"api": {"metricsPort": None}, "ingress": gateway}).api.metrics_port is None
+    assert load_config("staging", {"api": {"metricsPort": None}, "ingress": {"kind": "none", "tls": {"enabled": False}}})
+
+
 def test_redis_maxmemory_below_its_limit() -> None:
     found = problems("dev", {"redis": {"maxmemory": "1Gi"}})
     assert any(p.startswith("platform:redis.maxmemory:") for p in found)

@@ -64,32 +64,39 @@ def _scraped(run: Run) -> tuple[int, str]:
     return _container_port(run, _api_service_port(run, name=endpoint["port"])["targetPort"]), endpoint["path"]
 
 
-def _public_routes(run: Run) -> list[tuple[str, int | None]]:
-    """(path prefix, container port or None for 'no backend') of every public route to the API."""
-    routes: list[tuple[str, int | None]] = []
+def _public_routes(run: Run) -> list[tuple[str, str, int | None]]:
+    """(match type, path, container port or None for 'no backend') of every public route to the API."""
+    routes: list[tuple[str, str, int | None]] = []
     for ingress in _objects(run, "Ingress"):
         for rule in ingress.spec["rules"]:
             for path in rule["http"]["paths"]:
                 port = int(path["backend"]["service"]["port"]["number"])
                 target = _api_service_port(run, number=port)["targetPort"]
-                routes.append((path["path"], _container_port(run, target)))
+                routes.append((path["pathType"], path["path"], _container_port(run, target)))
     for route in _objects(run, "HTTPRoute"):
         for rule in route.spec["rules"]:
             refs = rule.get("backendRefs") or []
             ports = [_container_port(run, _api_service_port(run, number=int(r["port"]))["targetPort"]) for r in refs]
             for match in rule["matches"]:
-                routes.append((match["path"]["value"], ports[0] if ports else None))
+                routes.append((match["path"]["type"], match["path"]["value"], ports[0] if ports else None))
     return routes
 
 
 def _publicly_reaches(run: Run, port: int, path: str) -> bool:
-    """Whether a request for ``path`` through a public route lands on container ``port``: the longest
-    matching prefix decides (Ingress Prefix and HTTPRoute PathPrefix both match whole path elements)."""
-    matching = [(prefix, target) for prefix, target in _public_routes(run)
-                if path == prefix or path.startswith(prefix.rstrip("/") + "/")]
-    if not matching:
+    """Whether a request for ``path`` through a public route lands on container ``port``. An Exact
+    match wins; else the longest matching prefix (Ingress Prefix and HTTPRoute PathPrefix both match
+    whole path elements). A match type this helper does not model fails the test, never passes it."""
+    routes = _public_routes(run)
+    unknown = {kind for kind, _, _ in routes} - {"Exact", "Prefix", "PathPrefix"}
+    assert not unknown, f"route match types the test cannot judge: {unknown}"
+    exact = [target for kind, value, target in routes if kind == "Exact" and path == value]
+    prefixes = [(value, target) for kind, value, target in routes
+                if kind != "Exact" and (path == value or path.startswith(value.rstrip("/") + "/"))]
+    if exact:
+        return exact[0] == port
+    if not prefixes:
         return False
-    _, target = max(matching, key=lambda route: len(route[0]))
+    _, target = max(prefixes, key=lambda route: len(route[0]))
     return target == port
 
 
@@ -178,6 +185,9 @@ def test_dev_data_pods_stay_small_and_burstable(runs: dict[str, Run], stack: str
                                                                    "limits": {"cpu": "500m", "memory": "384Mi"}}}}),
         ("production", "redis.metrics.resources", {"redis": {"metrics": {"resources": {
             "requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}}}}),
+        # The exporter sidecar counts too: one burstable container makes the whole pod Burstable.
+        ("staging", "postgres.metrics.resources", {"postgres": {"metrics": {"resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}}}}),
     ],
 )
 def test_config_refuses_burstable_data_memory_in_staging_and_production(stack: str, key: str, raw: dict[str, Any]) -> None:
@@ -185,6 +195,13 @@ def test_config_refuses_burstable_data_memory_in_staging_and_production(stack: s
         load_config(stack, raw)
     assert f"platform:{key}.requests.memory:" in str(error.value) and f"must equal {key}.limits.memory" in str(error.value)
     load_config("dev", raw)  # dev may burst
+
+
+@pytest.mark.parametrize("store", ["postgres", "redis"])
+def test_a_disabled_exporter_is_not_held_to_the_rule(store: str) -> None:
+    burstable = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
+    config = load_config("production", {store: {"metrics": {"enabled": False, "resources": burstable}}})
+    assert not getattr(config, store).metrics.enabled
 
 
 def test_priority_classes_are_referenced_never_created() -> None:
@@ -210,11 +227,22 @@ def test_no_priority_class_by_default(runs: dict[str, Run]) -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("system-cluster-critical", "reserved for kube-system"), ("Data_Critical", "is not a PriorityClass name")],
+    [
+        # Every system-* name is reserved (the API server admits them in kube-system only), not just one.
+        ("system-cluster-critical", "reserved for kube-system"),
+        ("system-node-critical", "reserved for kube-system"),
+        ("system-platform", "reserved for kube-system"),
+        ("Data_Critical", "is not a PriorityClass name"),
+    ],
 )
 def test_priority_class_names_are_checked(value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=rf"platform:postgres.priorityClassName: .*{message}"):
         load_config("production", {"postgres": {"priorityClassName": value}})
+
+
+@pytest.mark.parametrize("value", ["systemd-batch", "system", "platform-system-data", "platform.data"])
+def test_names_that_only_resemble_the_reserved_prefix_are_accepted(value: str) -> None:
+    assert load_config("production", {"postgres": {"priorityClassName": value}}).postgres.priority_class_name == value
 
 
 # ---------------------------------------------------------------- 3. bounded scratch space
