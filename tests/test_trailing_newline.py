@@ -34,7 +34,7 @@ def scalar(stack: str, path: str, good: str) -> tuple[str, dict[str, Any], dict[
     return stack, nest(path, good), nest(path, good + "\n"), path
 
 
-def keyed(stack: str, path: str, good: dict[str, Any], bad: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], str]:
+def keyed(stack: str, path: str, good: Any, bad: Any) -> tuple[str, dict[str, Any], dict[str, Any], str]:
     return stack, nest(path, good), nest(path, bad), path
 
 
