@@ -139,7 +139,7 @@ def _repository(text: str) -> str:
 def _cron(text: str) -> str:
     fields = text.split(" ")  # not split(): that would drop a trailing newline or tab
     if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
-        raise ValueError(f"{text!r} is not a 5-field cron schedule (for example '0 3 * * *')")
+        raise ValueError(f"{text!r} is not a 5-field cron schedule (fields separated by single spaces, for example '0 3 * * *')")
     return text
 
 
