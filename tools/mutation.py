@@ -39,6 +39,8 @@ UNRUN = {"not checked", "skipped"}
 def mutmut(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     tool = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "HYPOTHESIS_PROFILE": "deterministic"}  # the same examples every mutant
+    if (ROOT / ".venv-gates" / "bin").is_dir():  # tests/test_gates.py would look for it in mutants/
+        env.setdefault("PLATFORM_GATES_BIN", str(ROOT / ".venv-gates" / "bin"))
     result = subprocess.run([str(tool), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         sys.exit(f"mutmut {args[0]} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

@@ -6,6 +6,11 @@ which tests reach a function from calls it sees there, so on its own it would ca
 mutant untested. This plugin closes both gaps: a subprocess inherits the mutant under test, and
 during mutmut's coverage pass every test that runs the delivery command counts as reaching
 every delivery function (coarse: such a mutant runs all those tests, never too few).
+
+mutmut also credits a function to the test that was running when it was called, so what a shared
+fixture (the session's mock-engine `runs` of every stack) calls was credited to the first test
+that used it, and a mutant there never met the other tests. Here every test using that fixture
+is credited with it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import pytest
 
 SUBPROCESS_TESTED = {"tools.delivery": "tests/test_delivery.py"}
 _popen_init = subprocess.Popen.__init__
+_fixture_hits: dict[str, set[str]] = {}  # a shared fixture -> the functions its setup called
 
 
 def _inherit_mutant(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
@@ -42,13 +48,35 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     subprocess.Popen.__init__ = _popen_init  # type: ignore[method-assign]
 
 
+def _collecting_stats() -> bool:
+    return os.environ.get("MUTANT_UNDER_TEST") == "stats"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
+    if not _collecting_stats() or fixturedef.scope == "function":
+        yield
+        return
+    from mutmut.state import state
+
+    before = set(state()._stats)
+    state()._stats.clear()
+    yield
+    _fixture_hits[fixturedef.argname] = set(state()._stats)
+    state()._stats.update(before)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    if os.environ.get("MUTANT_UNDER_TEST") != "stats":
+    if not _collecting_stats():
         return
     import importlib
 
     from mutmut.stats import record_trampoline_hit
+
+    for fixture in getattr(item, "fixturenames", ()):
+        for name in _fixture_hits.get(fixture, ()):
+            record_trampoline_hit(name)
 
     for module_name, test_file in SUBPROCESS_TESTED.items():
         if not item.nodeid.removeprefix("mutants/").startswith(test_file):
