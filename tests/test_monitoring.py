@@ -360,3 +360,37 @@ def test_logging_ships_container_logs_to_the_configured_backend(runs: dict[str, 
     assert shipper.inputs["values"]["resources"]["limits"] == {"cpu": "200m", "memory": "128Mi"}
     assert run.one("Namespace", "monitoring-namespace").urn in shipper.depends_on
     assert [r.name for r in runs["dev"].of_kind("Release")] == ["monitoring-stack"], "off by default"
+
+
+# ---------------------------------------------------------------- what mutation testing found unchecked (issue 25)
+
+
+def test_a_dashboard_uid_fits_grafana_s_40_characters() -> None:
+    from components.monitoring import dashboard
+
+    assert json.loads(dashboard("postgres", "staging"))["uid"] == "staging-postgres"
+    long = json.loads(dashboard("analytics-db", "team-payments-review-4711", "postgres"))["uid"]
+    assert long == "team-payments-review-4711-analytics-db"[:40] and len(long) == 38
+    longer = json.loads(dashboard("analytics-db", "team-payments-review-47110000", "postgres"))["uid"]
+    assert longer == "team-payments-review-47110000-analytics-db"[:40] and len(longer) == 40
+
+
+def test_every_workload_of_the_stack_gets_its_configured_resources() -> None:
+    """Sub-chart keys are data to Helm: a misspelt one is silently ignored, and the pod runs unbounded."""
+    from components.monitoring import stack_values
+
+    settings = load_config("dev", {}).monitoring
+    values = stack_values(settings, "grafana-admin")
+    found = {
+        "prometheus": values["prometheus"]["prometheusSpec"]["resources"],
+        "alertmanager": values["alertmanager"]["alertmanagerSpec"]["resources"],
+        "grafana": values["grafana"]["resources"],
+        "operator": values["prometheusOperator"]["resources"],
+        "kube_state_metrics": values["kube-state-metrics"]["resources"],
+        "node_exporter": values["prometheus-node-exporter"]["resources"],
+    }
+    for key, resources in found.items():
+        configured = getattr(settings.resources, key)
+        assert resources == {"requests": configured.requests.model_dump(), "limits": configured.limits.model_dump()}, key
+    assert values["grafana"]["sidecar"]["dashboards"] == {
+        "enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}
