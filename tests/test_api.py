@@ -416,3 +416,10 @@ def test_the_app_data_claim_is_sized_by_config_and_outlives_its_object(stack: st
     assert claim.metadata["name"] == "api-data"
     assert claim.spec == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "3Gi"}}}
     assert claim.retain_on_delete  # its own option: the ApiService component itself is not retained
+
+
+def test_the_api_objects_carry_the_image_version(runs: dict[str, Run]):
+    deployment = runs["staging"].one("Deployment", "api-deployment")
+    tag = load_config("staging", {}).api.image.tag
+    assert deployment.metadata["labels"]["app.kubernetes.io/version"] == tag
+    assert deployment.spec["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == tag

@@ -178,3 +178,23 @@ def test_storage_class_and_retention_from_args() -> None:
     assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast"
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
     assert "secret" in json.dumps(spec) and MOCK_PASSWORD_PREFIX not in json.dumps(spec)
+
+
+# ---------------------------------------------------------------- what mutation testing found unchecked (issue 25)
+
+
+def test_each_data_store_admits_exactly_its_clients_and_monitoring(runs: dict[str, Run]) -> None:
+    """Both stores' ingress policies, whole: a wrong protocol or port is no schema error, just a closed door."""
+    def pods(name: str) -> dict:
+        return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "staging"}}}
+
+    monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    for store, port, metrics, clients in (("postgres", 5432, 9187, ["api", "postgres-backup"]), ("redis", 6379, 9121, ["api"])):
+        assert runs["staging"].one("NetworkPolicy", f"{store}-policy").spec == {
+            "podSelector": pods(store)["podSelector"],
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [pods(c) for c in clients], "ports": [{"protocol": "TCP", "port": port}]},
+                {"from": monitoring, "ports": [{"protocol": "TCP", "port": metrics}]},
+            ],
+        }
