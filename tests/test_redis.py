@@ -198,3 +198,16 @@ def test_each_data_store_admits_exactly_its_clients_and_monitoring(runs: dict[st
                 {"from": monitoring, "ports": [{"protocol": "TCP", "port": metrics}]},
             ],
         }
+
+
+@pytest.mark.parametrize(("store", "component", "uid", "gid"), [("postgres", "database", 70, 70), ("redis", "cache", 999, 1000)])
+def test_each_data_store_pod_runs_as_its_image_user_and_is_labelled_by_role(
+    runs: dict[str, Run], store: str, component: str, uid: int, gid: int
+) -> None:
+    statefulset = next(s for s in runs["staging"].of_kind("StatefulSet") if s.metadata["name"] == store)
+    assert statefulset.metadata["labels"]["app.kubernetes.io/component"] == component
+    # OnRootMismatch: a large volume is not re-chowned on every start (the default walks every file).
+    assert statefulset.spec["template"]["spec"]["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
+        "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"},
+    }
