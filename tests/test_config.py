@@ -101,6 +101,15 @@ def test_megabytes_are_not_mebibytes() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"), [("512KB", "'512Ki' (binary) or '512k' (decimal)"), ("2gb", "'2Gi' (binary) or '2G' (decimal)")]
+)
+def test_the_byte_suffix_hint_names_valid_quantities(text: str, hint: str) -> None:
+    """Kubernetes spells kilo with a lower-case k: '512K' would be no quantity either."""
+    found = problems("dev", {"api": {"resources": {"limits": {"memory": text}}}})
+    assert any(p.endswith(f"did you mean {hint}?") for p in found), found
+
+
 def test_cpu_in_bytes_is_rejected() -> None:
     found = problems("dev", {"redis": {"resources": {"requests": {"cpu": "100Mi"}}}})
     assert any(p.startswith("platform:redis.resources.requests.cpu:") and "millicores" in p for p in found)
