@@ -2,66 +2,68 @@
 
 Installed as the ``platform-components`` distribution, the package imports as
 ``platform_components``; inside this repository it is ``components``. Every component takes an
-instance name from which all its Kubernetes names derive, so any number share a namespace.
+instance name from which all its Kubernetes names derive, and the ``Environment`` (or a
+``NamespaceRef``) it deploys into; its arguments are checked, its names claimed in the namespace
+and its footprint checked against the quota before it registers anything.
 """
 
-from .api import ApiService, ApiServiceArgs
+from .api import ApiService, ApiServiceArgs, pod_identity
 from .cluster import kubernetes_provider
-from .config import (
-    ApiConfig,
-    ClusterConfig,
-    ConfigError,
-    IngressConfig,
-    MonitoringConfig,
-    NamespaceConfig,
-    PlatformConfig,
-    PostgresConfig,
-    RedisConfig,
-    environment_for,
-    load_config,
-    settings,
-)
-from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef
+from .config import PlatformConfig, config_warnings, from_pulumi, load_config
+from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef, StoreConnection
 from .datastore import DataStoreArgs
 from .environment import Environment, EnvironmentArgs
+from .errors import ConfigError
 from .ingress import Ingress, IngressArgs
 from .labels import selector_labels
 from .monitoring import Monitoring, MonitoringArgs
+from .namespace import NamespaceRef
 from .postgres import Postgres, PostgresArgs
+from .profiles import ENVIRONMENTS, PROFILES, EnvironmentProfile, environment_for
 from .redis import Redis, RedisArgs
+from .settings import (
+    GROUPS,
+    AlertReceiver,
+    ApiConfig,
+    ApiPersistence,
+    Autoscaling,
+    Backup,
+    ClusterConfig,
+    Exporter,
+    Footprint,
+    GatewayRef,
+    Image,
+    IngressConfig,
+    IngressController,
+    LimitRangeConfig,
+    LoggingConfig,
+    MonitoringConfig,
+    MonitoringResources,
+    NamespaceConfig,
+    ObjectStore,
+    Persistence,
+    PostgresConfig,
+    Probe,
+    Probes,
+    Quota,
+    RedisConfig,
+    ResourceList,
+    Resources,
+    SecurityIds,
+    Tls,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "ApiConfig",
-    "ApiService",
-    "ApiServiceArgs",
-    "ClusterConfig",
-    "ConfigError",
-    "DataStoreArgs",
-    "Environment",
-    "EnvironmentArgs",
-    "Ingress",
-    "IngressArgs",
-    "IngressConfig",
-    "MetricsTarget",
-    "Monitoring",
-    "MonitoringArgs",
-    "MonitoringConfig",
-    "NamespaceConfig",
-    "PlatformConfig",
-    "Postgres",
-    "PostgresArgs",
-    "PostgresConfig",
-    "PostgresConnection",
-    "Redis",
-    "RedisArgs",
-    "RedisConfig",
-    "RedisConnection",
-    "SecretKeyRef",
-    "environment_for",
-    "kubernetes_provider",
-    "load_config",
+    "ENVIRONMENTS", "GROUPS", "PROFILES",
+    "AlertReceiver", "ApiConfig", "ApiPersistence", "ApiService", "ApiServiceArgs", "Autoscaling", "Backup",
+    "ClusterConfig", "ConfigError", "DataStoreArgs", "Environment", "EnvironmentArgs", "EnvironmentProfile", "Exporter",
+    "Footprint", "GatewayRef", "Image", "Ingress", "IngressArgs", "IngressConfig", "IngressController", "LimitRangeConfig",
+    "LoggingConfig", "MetricsTarget", "Monitoring", "MonitoringArgs", "MonitoringConfig", "MonitoringResources",
+    "NamespaceConfig", "NamespaceRef", "ObjectStore", "Persistence", "PlatformConfig", "Postgres", "PostgresArgs",
+    "PostgresConfig", "PostgresConnection", "Probe", "Probes", "Quota", "Redis", "RedisArgs", "RedisConfig",
+    "RedisConnection", "ResourceList", "Resources", "SecretKeyRef", "SecurityIds", "StoreConnection", "Tls",
+    "config_warnings", "environment_for", "from_pulumi", "kubernetes_provider", "load_config", "pod_identity",
     "selector_labels",
-    "settings",
 ]

@@ -14,12 +14,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import ApiConfig, IngressController, Probe
-from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef
-from .labels import SKIP_SERVICE_AWAIT, labels, metadata, selector_labels, with_name
+from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef, StoreConnection
+from .contracts import of_type, raise_if, require, scraper_problems, sequence_of
+from .environment import Where, namespace_of, options_in
+from .labels import API_COMPONENT, SKIP_SERVICE_AWAIT, identity_labels, labels, metadata, selector_labels
+from .namespace import PODS, NamespaceRef
+from .settings import ApiConfig, IngressConfig, IngressController, Probe
+from .settings.base import settings_problems
 
-NAME = "api"  # the default instance name: its Deployment, Service and friends, and the app label
-COMPONENT = "api"  # the app.kubernetes.io/component label and the rules/dashboard template
+COMPONENT = API_COMPONENT  # the component label and the rules/dashboard template
 SERVICE_PORT = 80
 METRICS_PORT_NAME = "metrics"  # the app's private metrics port: no public route points at it
 CONFIG_DIR = "/app/config"
@@ -29,38 +32,64 @@ DATA_DIR = "/app/data"
 CHECKOV_EXCEPTIONS = {"checkov.io/skip1": "CKV_K8S_35=the API contract reads passwords from env, set by secretKeyRef"}
 
 
-@dataclass(frozen=True)
-class ApiServiceArgs:
-    """One HTTP service: its settings, the stores it uses, and who may call and scrape it.
+@dataclass(frozen=True, kw_only=True)
+class _Wiring:
+    """What a service uses and who reaches it: shared by its Args and its resolved spec."""
 
-    ``database`` and ``cache`` fill the seed's DB_*/REDIS_* variables; each extra store adds
-    ``<INSTANCE>_HOST``-style variables and an egress rule of its own.
-    """
-
-    namespace: str
-    environment: str
     settings: ApiConfig
-    database: PostgresConnection
-    cache: RedisConnection
-    # Who forwards public traffic to the API (None: nothing is exposed, e.g. dev's port-forward).
-    ingress_controller: IngressController | None
-    monitoring_namespace: str | None  # None when monitoring is off: nobody scrapes
+    database: PostgresConnection | None = None
+    cache: RedisConnection | None = None
     extra_databases: Sequence[PostgresConnection] = ()
     extra_caches: Sequence[RedisConnection] = ()
-    # The instance name every Kubernetes name derives from; None: the component's resource name.
-    name: str | None = None
+    route: IngressConfig | None = None
+    monitoring_namespace: str | None = None
 
 
-def instance(args: ApiServiceArgs) -> str:
-    return args.name or NAME
+@dataclass(frozen=True, kw_only=True)
+class ApiServiceArgs(_Wiring):
+    """One HTTP service: its settings, the stores it uses, its public route and who may scrape it.
+
+    Attributes:
+        environment: the ``Environment`` (or ``NamespaceRef``) it deploys into.
+        settings: image, ports, probes, scaling (``ApiConfig.for_environment``).
+        database: the Postgres behind the seed's DB_* variables (None: no database).
+        cache: the Redis behind the seed's REDIS_* variables (None: no cache).
+        extra_databases: more Postgres instances, each as ``<INSTANCE>_HOST/_PORT/_NAME/_USER/_PASSWORD``.
+        extra_caches: more Redis instances, each as ``<INSTANCE>_HOST/_PORT/_PASSWORD``.
+        route: how the service is exposed (``IngressConfig``; None: not exposed). Its controller's pods
+            are admitted on the app port; pass the service to ``Ingress`` to create the route itself.
+        monitoring_namespace: the namespace whose Prometheus may scrape the metrics port (None: nobody).
+    Every store must run in the same namespace and list this service among its ``clients``.
+    """
+
+    environment: Where
 
 
-def pod_selector(args: ApiServiceArgs) -> dict[str, str]:
-    return selector_labels(instance(args), args.namespace)
+@dataclass(frozen=True, kw_only=True)
+class ApiSpec(_Wiring):
+    """The resolved facts the pure spec builders read: the instance, where it runs, what it uses."""
+
+    name: str
+    namespace: str
+    environment: str
+
+    @property
+    def ingress_controller(self) -> IngressController | None:
+        """Who forwards public traffic to the service (None: nothing is exposed)."""
+        return self.route.traffic_source if self.route else None
 
 
-def api_labels(args: ApiServiceArgs) -> dict[str, str]:
-    return labels(instance(args), args.namespace, COMPONENT, args.environment, version=args.settings.image.tag)
+def pod_selector(args: ApiSpec) -> dict[str, str]:
+    return selector_labels(args.name, args.namespace)
+
+
+def pod_identity(name: str, namespace: str) -> dict[str, str]:
+    """The labels a data store's ``clients`` entry for this service must match (see ``clients``)."""
+    return identity_labels(name, namespace, COMPONENT)
+
+
+def api_labels(args: ApiSpec) -> dict[str, str]:
+    return labels(args.name, args.namespace, COMPONENT, args.environment, version=args.settings.image.tag)
 
 
 def env_prefix(host: str) -> str:
@@ -68,42 +97,87 @@ def env_prefix(host: str) -> str:
     return host.upper().replace("-", "_").replace(".", "_")
 
 
-def extra_store_settings(args: ApiServiceArgs) -> dict[str, str]:
-    """Host, port (and database, user) of each extra store, by its instance name."""
-    result: dict[str, str] = {}
-    for db in args.extra_databases:
-        p = env_prefix(db.host)
-        result |= {f"{p}_HOST": db.host, f"{p}_PORT": str(db.port), f"{p}_NAME": db.database, f"{p}_USER": db.user}
-    for cache in args.extra_caches:
-        p = env_prefix(cache.host)
-        result |= {f"{p}_HOST": cache.host, f"{p}_PORT": str(cache.port)}
-    return result
-
-
-def stores(args: ApiServiceArgs) -> tuple[PostgresConnection | RedisConnection, ...]:
+def stores(args: ApiSpec) -> tuple[StoreConnection, ...]:
     """Every store the service uses: the seed's database and cache first, then the extras."""
-    return (args.database, args.cache, *args.extra_databases, *args.extra_caches)
+    primary = tuple(c for c in (args.database, args.cache) if c is not None)
+    return (*primary, *args.extra_databases, *args.extra_caches)
 
 
-def password_refs(args: ApiServiceArgs) -> list[tuple[str, SecretKeyRef]]:
-    """(variable, Secret key) of every store's password: the seed's two, then the extras'."""
-    extras: list[PostgresConnection | RedisConnection] = [*args.extra_databases, *args.extra_caches]
-    names = ["DB_PASSWORD", "REDIS_PASSWORD", *(f"{env_prefix(conn.host)}_PASSWORD" for conn in extras)]
-    return [(env, conn.password) for env, conn in zip(names, stores(args), strict=True)]
+Value = str | SecretKeyRef
+
+
+def variables(args: ApiSpec) -> list[tuple[str, Value, str]]:
+    """Every environment variable the service gets, once, as (name, value or Secret key, source):
+    the service's own, the seed's DB_* and REDIS_* for the primary stores, ``<INSTANCE>_*`` for the
+    extras, then ``settings.env``. A name set by two sources raises, naming both."""
+    s, db, cache = args.settings, args.database, args.cache
+    own = [("APP_NAME", app_name(args)), ("APP_VERSION", app_version(s)), ("LOG_LEVEL", s.log_level)]
+    entries: list[tuple[str, Value, str]] = [(n, v, f"ApiService {args.name!r}") for n, v in own]
+    if db is not None:
+        source = f"database {db.instance!r}"
+        entries += [(n, v, source) for n, v in (
+            ("DATABASE_HOST", db.host), ("DATABASE_PORT", str(db.port)), ("DB_HOST", db.host), ("DB_PORT", str(db.port)),
+            ("DB_NAME", db.database), ("DB_USER", db.user),
+        )]
+    if cache is not None:
+        entries += [(n, v, f"cache {cache.instance!r}") for n, v in (("REDIS_HOST", cache.host), ("REDIS_PORT", str(cache.port)))]
+    for extra_db in args.extra_databases:
+        p, source = env_prefix(extra_db.host), f"extra_databases {extra_db.instance!r}"
+        entries += [(f"{p}_{n}", v, source) for n, v in (
+            ("HOST", extra_db.host), ("PORT", str(extra_db.port)), ("NAME", extra_db.database), ("USER", extra_db.user),
+        )]
+    for extra_cache in args.extra_caches:
+        p, source = env_prefix(extra_cache.host), f"extra_caches {extra_cache.instance!r}"
+        entries += [(f"{p}_HOST", extra_cache.host, source), (f"{p}_PORT", str(extra_cache.port), source)]
+    entries += [(n, v, "settings.env") for n, v in s.env.items()]
+    # Passwords last, in the order of the stores: the seed's two, then the extras'.
+    if db is not None:
+        entries.append(("DB_PASSWORD", db.password, f"database {db.instance!r}"))
+    if cache is not None:
+        entries.append(("REDIS_PASSWORD", cache.password, f"cache {cache.instance!r}"))
+    extras: list[tuple[StoreConnection, str]] = [
+        *((d, "extra_databases") for d in args.extra_databases), *((c, "extra_caches") for c in args.extra_caches)
+    ]
+    for extra, kind in extras:
+        entries.append((f"{env_prefix(extra.host)}_PASSWORD", extra.password, f"{kind} {extra.instance!r}"))
+    seen: dict[str, str] = {}
+    problems = []
+    for name, _, source in entries:
+        if name in seen:
+            problems.append(f"ApiService {args.name!r}: variable {name} is set by {seen[name]} and by {source}; rename one")
+        seen.setdefault(name, source)
+    raise_if(problems)
+    return entries
+
+
+def env_settings(args: ApiSpec) -> dict[str, str]:
+    """Every non-secret environment variable, as ConfigMap keys."""
+    return {name: value for name, value, _ in variables(args) if isinstance(value, str)}
+
+
+def password_refs(args: ApiSpec) -> list[tuple[str, SecretKeyRef]]:
+    """(variable, Secret key) of every store's password."""
+    return [(name, value) for name, value, _ in variables(args) if isinstance(value, SecretKeyRef)]
+
+
+def app_name(args: ApiSpec) -> str:
+    return args.settings.app_name or args.name
 
 
 def app_version(settings: ApiConfig) -> str:
     return settings.image.tag or settings.image.digest or ""
 
 
-def config_ini(args: ApiServiceArgs) -> str:
+def config_ini(args: ApiSpec) -> str:
     """The seed's config.ini, with config's ``configIni`` sections merged over the generated ones."""
     s, db, cache = args.settings, args.database, args.cache
     sections: dict[str, dict[str, str]] = {
-        "Application": {"Name": s.app_name, "Version": app_version(s), "LogLevel": s.log_level},
-        "Database": {"Host": db.host, "Port": str(db.port), "Name": db.database, "User": db.user},
-        "Redis": {"Host": cache.host, "Port": str(cache.port)},
+        "Application": {"Name": app_name(args), "Version": app_version(s), "LogLevel": s.log_level},
     }
+    if db is not None:
+        sections["Database"] = {"Host": db.host, "Port": str(db.port), "Name": db.database, "User": db.user}
+    if cache is not None:
+        sections["Redis"] = {"Host": cache.host, "Port": str(cache.port)}
     for section, values in s.config_ini.items():
         sections[section] = {**sections.get(section, {}), **values}
     return "\n".join(
@@ -111,31 +185,11 @@ def config_ini(args: ApiServiceArgs) -> str:
     )
 
 
-def env_settings(args: ApiServiceArgs) -> dict[str, str]:
-    """Every non-secret environment variable, as ConfigMap keys (the seed's names plus config's ``env``)."""
-    s, db, cache = args.settings, args.database, args.cache
-    return {
-        "APP_NAME": s.app_name,
-        "APP_VERSION": app_version(s),
-        "LOG_LEVEL": s.log_level,
-        "DATABASE_HOST": db.host,
-        "DATABASE_PORT": str(db.port),
-        "DB_HOST": db.host,
-        "DB_PORT": str(db.port),
-        "DB_NAME": db.database,
-        "DB_USER": db.user,
-        "REDIS_HOST": cache.host,
-        "REDIS_PORT": str(cache.port),
-        **extra_store_settings(args),
-        **s.env,
-    }
-
-
-def config_map_data(args: ApiServiceArgs) -> dict[str, str]:
+def config_map_data(args: ApiSpec) -> dict[str, str]:
     return {**env_settings(args), "config.ini": config_ini(args), **args.settings.files}
 
 
-def env_vars(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> list[dict[str, Any]]:
+def env_vars(args: ApiSpec, config_map: pulumi.Input[str]) -> list[dict[str, Any]]:
     """Settings by reference to the ConfigMap, passwords by reference to the generated Secrets."""
     from_config = [
         {"name": key, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": key}}} for key in env_settings(args)
@@ -164,13 +218,13 @@ def container_ports(s: ApiConfig) -> list[dict[str, Any]]:
     return ports
 
 
-def container(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, Any]:
+def container(args: ApiSpec, config_map: pulumi.Input[str]) -> dict[str, Any]:
     s = args.settings
     mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]  # noqa: S108
     if s.persistence.enabled:
         mounts.append({"name": "data", "mountPath": DATA_DIR})
     spec: dict[str, Any] = {
-        "name": instance(args),
+        "name": args.name,
         "image": s.image.ref,
         "imagePullPolicy": s.image.pull_policy,
         "ports": container_ports(s),
@@ -201,7 +255,7 @@ def container(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, 
     return spec
 
 
-def pod_spec(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, Any]:
+def pod_spec(args: ApiSpec, config_map: pulumi.Input[str]) -> dict[str, Any]:
     s = args.settings
     files = ["config.ini", *s.files]
     volumes: list[dict[str, Any]] = [
@@ -209,9 +263,9 @@ def pod_spec(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, A
         {"name": "config", "configMap": {"name": config_map, "items": [{"key": f, "path": f} for f in files]}},
     ]
     if s.persistence.enabled:
-        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{instance(args)}-data"}})
+        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{args.name}-data"}})
     spec: dict[str, Any] = {
-        "serviceAccountName": instance(args),
+        "serviceAccountName": args.name,
         # Only a pod that calls the Kubernetes API gets a token.
         "automountServiceAccountToken": s.kubernetes_api_access,
         # Service links would inject REDIS_PORT=tcp://... style variables next to ours.
@@ -245,7 +299,7 @@ def pod_spec(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, A
     return spec
 
 
-def deployment_spec(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict[str, Any]:
+def deployment_spec(args: ApiSpec, config_map: pulumi.Input[str]) -> dict[str, Any]:
     s = args.settings
     if s.persistence.enabled and s.persistence.access_mode == "ReadWriteOnce":
         # A surge pod on another node could never attach the volume: stop the old pod first.
@@ -264,7 +318,7 @@ def deployment_spec(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> dict
     return spec
 
 
-def service_spec(args: ApiServiceArgs) -> dict[str, Any]:
+def service_spec(args: ApiSpec) -> dict[str, Any]:
     """Port 80 for clients and the public route; the metrics port (if any) for Prometheus only."""
     ports = [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]
     if args.settings.metrics_port is not None:
@@ -273,7 +327,7 @@ def service_spec(args: ApiServiceArgs) -> dict[str, Any]:
     return {"type": "ClusterIP", "selector": pod_selector(args), "ports": ports}
 
 
-def hpa_spec(args: ApiServiceArgs, deployment: pulumi.Input[str]) -> dict[str, Any]:
+def hpa_spec(args: ApiSpec, deployment: pulumi.Input[str]) -> dict[str, Any]:
     scaling = args.settings.autoscaling
     targets = {"cpu": scaling.target_cpu_utilization, "memory": scaling.target_memory_utilization}
     return {
@@ -295,7 +349,7 @@ def hpa_spec(args: ApiServiceArgs, deployment: pulumi.Input[str]) -> dict[str, A
     }
 
 
-def pdb_spec(args: ApiServiceArgs) -> dict[str, Any]:
+def pdb_spec(args: ApiSpec) -> dict[str, Any]:
     return {
         "maxUnavailable": 1,
         "selector": {"matchLabels": pod_selector(args)},
@@ -308,7 +362,7 @@ def _namespace_selector(namespace: str) -> dict[str, Any]:
     return {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
 
 
-def ingress_policy_spec(args: ApiServiceArgs) -> dict[str, Any] | None:
+def ingress_policy_spec(args: ApiSpec) -> dict[str, Any] | None:
     """Who may call the API: the ingress controller's pods on the app port, Prometheus on the metrics port."""
     s = args.settings
     ports = [{"protocol": "TCP", "port": s.container_port}]
@@ -327,7 +381,7 @@ def ingress_policy_spec(args: ApiServiceArgs) -> dict[str, Any] | None:
     return {"podSelector": {"matchLabels": pod_selector(args)}, "policyTypes": ["Ingress"], "ingress": rules}
 
 
-def egress_policy_spec(args: ApiServiceArgs) -> dict[str, Any]:
+def egress_policy_spec(args: ApiSpec) -> dict[str, Any]:
     """The API may reach Postgres and Redis only (DNS is allowed namespace-wide by the Environment)."""
     return {
         "podSelector": {"matchLabels": pod_selector(args)},
@@ -339,7 +393,7 @@ def egress_policy_spec(args: ApiServiceArgs) -> dict[str, Any]:
     }
 
 
-def role_rules(args: ApiServiceArgs, config_map: pulumi.Input[str]) -> list[dict[str, Any]]:
+def role_rules(args: ApiSpec, config_map: pulumi.Input[str]) -> list[dict[str, Any]]:
     """Read its own ConfigMap and the Secrets it is given, by name: no `list`, nothing else."""
     return [
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"], "resourceNames": [config_map]},
@@ -352,7 +406,7 @@ def in_cluster_url(service: str, namespace: str) -> str:
     return f"http://{service}.{namespace}.svc.cluster.local"
 
 
-def kubectl_hints(namespace: str, name: str = NAME) -> dict[str, str]:
+def kubectl_hints(namespace: str, name: str) -> dict[str, str]:
     return {
         "logs": f"kubectl -n {namespace} logs deployment/{name} --all-containers --follow",
         "portForward": f"kubectl -n {namespace} port-forward service/{name} 8080:{SERVICE_PORT}",
@@ -360,27 +414,112 @@ def kubectl_hints(namespace: str, name: str = NAME) -> dict[str, str]:
     }
 
 
-def metrics_target(args: ApiServiceArgs) -> MetricsTarget:
+def metrics_target(args: ApiSpec) -> MetricsTarget:
     port = "http" if args.settings.metrics_port is None else METRICS_PORT_NAME
     return MetricsTarget(
-        name=instance(args), service_labels=pod_selector(args), port=port, path=args.settings.metrics_path, kind=COMPONENT
+        name=args.name, service_labels=pod_selector(args), port=port, path=args.settings.metrics_path, kind=COMPONENT,
+        namespace=args.namespace, scraper=args.monitoring_namespace,
     )
 
 
+def names(args: ApiSpec) -> list[tuple[str, str]]:
+    """Every Kubernetes name the service creates (the ConfigMap is auto-named)."""
+    s, own = args.settings, args.name
+    result = [(PODS, own), ("ServiceAccount", own), ("Deployment", own), ("Service", own), ("NetworkPolicy", f"{own}-egress")]
+    if s.kubernetes_api_access:
+        result += [("Role", own), ("RoleBinding", own)]
+    if s.persistence.enabled:
+        result.append(("PersistentVolumeClaim", f"{own}-data"))
+    if s.autoscaling.enabled:
+        result.append(("HorizontalPodAutoscaler", own))
+    if s.max_pods > 1:
+        result.append(("PodDisruptionBudget", own))
+    if ingress_policy_spec(args) is not None:
+        result.append(("NetworkPolicy", f"{own}-ingress"))
+    return result
+
+
+def resolve(name: str, args: ApiServiceArgs) -> tuple[ApiSpec, NamespaceRef]:
+    """Check every argument before anything registers; raise one ConfigError naming each problem."""
+    require(args, ApiServiceArgs, "ApiService", name)
+    where = namespace_of(args.environment, "ApiServiceArgs.environment")
+    at = "ApiServiceArgs"
+    problems = settings_problems(args.settings, ApiConfig, where.profile, f"{at}.settings")
+    problems += of_type(args.database, (PostgresConnection, type(None)), f"{at}.database", "a Postgres connection or None")
+    problems += of_type(args.cache, (RedisConnection, type(None)), f"{at}.cache", "a Redis connection or None")
+    problems += sequence_of(args.extra_databases, PostgresConnection, f"{at}.extra_databases", "Postgres connections")
+    problems += sequence_of(args.extra_caches, RedisConnection, f"{at}.extra_caches", "Redis connections")
+    if args.route is not None:
+        problems += settings_problems(args.route, IngressConfig, where.profile, f"{at}.route")
+    problems += scraper_problems(args.monitoring_namespace, where.name, f"{at}.monitoring_namespace")
+    raise_if(problems)
+    spec = ApiSpec(
+        name=name, namespace=where.name, environment=where.environment, settings=args.settings,
+        database=args.database, cache=args.cache, extra_databases=tuple(args.extra_databases),
+        extra_caches=tuple(args.extra_caches), route=args.route, monitoring_namespace=args.monitoring_namespace,
+    )
+    identity = pod_identity(name, where.name)
+    used: dict[str, str] = {}
+    for conn in stores(spec):
+        kind = conn.KIND
+        record = where.store(conn.instance)
+        if conn.namespace != where.name:
+            problems.append(
+                f"{at}: {kind} {conn.instance!r} runs in namespace {conn.namespace!r}, the service in {where.name!r}; a "
+                "service and its stores share a namespace (a Secret cannot be referenced across namespaces)"
+            )
+        elif record is None or record.kind != conn.KIND:
+            problems.append(
+                f"{at}: {kind} {conn.instance!r} is not a {type(conn).__name__.removesuffix('Connection')} of namespace "
+                f"{where.name!r}: pass the connection of the store component (its .connection)"
+            )
+        elif dict(record.pod_labels) != dict(conn.pod_labels) or list(record.clients) != list(conn.clients):
+            problems.append(f"{at}: {kind} {conn.instance!r}: the connection was altered after the store made it")
+        elif not conn.admits(identity):
+            problems.append(f"{at}: {kind} {conn.instance!r} does not admit ApiService {name!r}: add {name!r} to its clients")
+        if used.get(conn.instance) == kind:
+            problems.append(f"{at}: {kind} {conn.instance!r} is given twice")
+        used[conn.instance] = kind
+    route = args.route
+    if route is not None and route.kind == "ingress" and args.settings.metrics_port is None:
+        problems.append(
+            f"{at}.settings.metricsPort: null serves {args.settings.metrics_path} on the port the Ingress exposes, and an "
+            "Ingress cannot deny a path portably; give the app a metrics port, or use a route of kind 'gateway'"
+        )
+    raise_if(problems)
+    variables(spec)  # raises on a variable set twice
+    return spec, where
+
+
 class ApiService(pulumi.ComponentResource):
-    """The API workload; created only after the database and the cache report ready."""
+    """The API workload; created only after its database and cache report ready.
+
+    Outputs:
+        service_name: the Service clients and the route call (port 80).
+        in_cluster_url: http://<service>.<namespace>.svc.cluster.local
+        metrics_target: what ``Monitoring`` scrapes.
+        kubectl_hints: logs, port-forward and rollout commands.
+        spec: the resolved arguments (``route``, namespace, instance) a route builds on.
+    """
 
     service_name: pulumi.Output[str]
     in_cluster_url: pulumi.Output[str]
     metrics_target: MetricsTarget
     kubectl_hints: dict[str, str]
+    spec: ApiSpec
+    namespace_ref: NamespaceRef
+    placement: pulumi.ResourceOptions
 
     def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None):
-        args = with_name(args, name)  # validates the instance name before anything is registered
-        super().__init__("platform:index:ApiService", name, None, opts)
+        spec, where = resolve(name, args)
+        where.claim(f"ApiService {name!r}", names(spec), spec.settings.footprint())
+        # The Environment's options (provider, after the namespace, deleted with it): a route reuses them.
+        self.placement = options_in(args.environment, None, data=False)
+        super().__init__("platform:index:ApiService", name, None, pulumi.ResourceOptions.merge(self.placement, opts))
+        self.spec, self.namespace_ref = spec, where
         child = pulumi.ResourceOptions(parent=self)
-        ns, s, own = args.namespace, args.settings, instance(args)
-        meta_labels = api_labels(args)
+        ns, s, own = spec.namespace, spec.settings, spec.name
+        meta_labels = api_labels(spec)
 
         def meta(object_name: str | None = None) -> dict[str, Any]:
             return metadata(ns, meta_labels, object_name)
@@ -389,10 +528,10 @@ class ApiService(pulumi.ComponentResource):
             f"{name}-account", metadata=meta(own), automount_service_account_token=False, opts=child
         )
         # Auto-named: new content, new name, so the Deployment's pod template changes and pods roll.
-        config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta(), data=config_map_data(args), opts=child)
+        config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta(), data=config_map_data(spec), opts=child)
         config_name = config_map.metadata.apply(lambda m: m["name"])
         if s.kubernetes_api_access:
-            k8s.rbac.v1.Role(f"{name}-role", metadata=meta(own), rules=role_rules(args, config_name), opts=child)
+            k8s.rbac.v1.Role(f"{name}-role", metadata=meta(own), rules=role_rules(spec, config_name), opts=child)
             k8s.rbac.v1.RoleBinding(
                 f"{name}-role-binding",
                 metadata=meta(own),
@@ -416,28 +555,28 @@ class ApiService(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={**meta(own), "annotations": CHECKOV_EXCEPTIONS},
-            spec=deployment_spec(args, config_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *(r for c in stores(args) for r in c.ready)]),
+            spec=deployment_spec(spec, config_name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *(r for c in stores(spec) for r in c.ready)]),
         )
         # After its pods are ready (the Deployment's await): the Service carries no await of its own.
         service = k8s.core.v1.Service(
-            f"{name}-service", metadata={**meta(own), "annotations": SKIP_SERVICE_AWAIT}, spec=service_spec(args),
+            f"{name}-service", metadata={**meta(own), "annotations": SKIP_SERVICE_AWAIT}, spec=service_spec(spec),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[deployment])),
         )
         if s.autoscaling.enabled:
-            spec = hpa_spec(args, deployment.metadata.apply(lambda m: m["name"]))
-            k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=meta(own), spec=spec, opts=child)
+            hpa = hpa_spec(spec, deployment.metadata.apply(lambda m: m["name"]))
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", metadata=meta(own), spec=hpa, opts=child)
         if s.max_pods > 1:
-            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(own), spec=pdb_spec(args), opts=child)
-        ingress = ingress_policy_spec(args)
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(own), spec=pdb_spec(spec), opts=child)
+        ingress = ingress_policy_spec(spec)
         if ingress is not None:
             k8s.networking.v1.NetworkPolicy(f"{name}-allow-ingress", metadata=meta(f"{own}-ingress"), spec=ingress, opts=child)
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-egress", metadata=meta(f"{own}-egress"), spec=egress_policy_spec(args), opts=child
+            f"{name}-allow-egress", metadata=meta(f"{own}-egress"), spec=egress_policy_spec(spec), opts=child
         )
 
         self.service_name = service.metadata.apply(lambda m: m["name"])
         self.in_cluster_url = self.service_name.apply(lambda service: in_cluster_url(service, ns))
-        self.metrics_target = metrics_target(args)
+        self.metrics_target = metrics_target(spec)
         self.kubectl_hints = kubectl_hints(ns, own)
         self.register_outputs({"service_name": self.service_name, "in_cluster_url": self.in_cluster_url})

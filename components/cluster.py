@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import ClusterConfig
+from .settings import ClusterConfig
 
 
 def kubernetes_provider(name: str, settings: ClusterConfig) -> k8s.Provider:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pulumi
 
@@ -16,29 +17,53 @@ class SecretKeyRef:
     key: str
 
 
-@dataclass(frozen=True)
-class PostgresConnection:
-    """How a client reaches one Postgres instance; the password only as a Secret reference."""
+@dataclass(frozen=True, kw_only=True)
+class StoreConnection:
+    """How a client reaches one data store; the password only as a Secret reference.
 
-    host: str  # the stable ClusterIP Service name, resolvable inside the namespace
-    port: int
-    database: str
-    user: str
-    password: SecretKeyRef
-    pod_labels: dict[str, str]  # selector labels of the Postgres pods, for network policies
-    # What a consumer waits for (the seed's `kubectl wait`): the StatefulSet, awaited ready.
-    ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    Attributes:
+        instance: the store's instance name (its Service, StatefulSet and variable prefix derive from it).
+        namespace: where the store runs; a client must run there too (a Secret cannot be referenced
+            from another namespace).
+        host: the stable ClusterIP Service name, resolvable inside the namespace.
+        port: the store's port.
+        password: the Secret key holding the password.
+        pod_labels: identity labels of the store's pods, for the client's egress policy.
+        clients: the pod label sets the store admits; a client whose pods match none is refused.
+        ready: what a consumer waits for (the seed's `kubectl wait`): the StatefulSet, awaited ready.
+    """
 
+    KIND: ClassVar[str] = ""  # the component label of the store's pods: database, cache
 
-@dataclass(frozen=True)
-class RedisConnection:
-    """How a client reaches one Redis instance; the password only as a Secret reference."""
-
+    instance: str
+    namespace: str
     host: str
     port: int
     password: SecretKeyRef
-    pod_labels: dict[str, str]
+    pod_labels: Mapping[str, str]
+    clients: Sequence[Mapping[str, str]] = ()
     ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+    def admits(self, pod_labels: Mapping[str, str]) -> bool:
+        """Whether pods with ``pod_labels`` match one of the store's client selectors."""
+        return any(all(pod_labels.get(k) == v for k, v in client.items()) for client in self.clients)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresConnection(StoreConnection):
+    """A Postgres instance: also the database and the user to log in as."""
+
+    KIND: ClassVar[str] = "database"
+
+    database: str
+    user: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisConnection(StoreConnection):
+    """A Redis instance."""
+
+    KIND: ClassVar[str] = "cache"
 
 
 @dataclass(frozen=True)
@@ -50,6 +75,8 @@ class MetricsTarget:
     port: str  # the Service port name
     path: str
     kind: str = ""  # which rules/dashboard template applies (api, postgres, redis); empty: ``name``
+    namespace: str = ""  # where the workload runs (empty: unknown, not checked)
+    scraper: str | None = None  # the monitoring namespace its policy admits (None: none, or unknown if namespace is empty)
 
     @property
     def template(self) -> str:

@@ -14,9 +14,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from .config import Exporter, Image, Persistence, Resources, SecurityIds
 from .connections import MetricsTarget
-from .labels import SKIP_SERVICE_AWAIT, labels, metadata, selector_labels
+from .contracts import instance_name_problems, label_set, raise_if, require, scraper_problems
+from .environment import Where, namespace_of, options_in
+from .labels import API_COMPONENT, SKIP_SERVICE_AWAIT, identity_labels, labels, metadata, selector_labels
+from .namespace import PODS, StoreRecord
+from .settings import Exporter, Footprint, Group, Image, Persistence, Resources, SecurityIds
+from .settings.base import settings_problems
 from .validation import parse_quantity
 
 # A Kubernetes object part as YAML spells it (camelCase). pulumi-kubernetes types its inputs as
@@ -39,45 +43,56 @@ OWN_UID_EXCEPTION = {
 
 @dataclass(frozen=True, kw_only=True)
 class DataStoreArgs:
-    """What Postgres and Redis instances share: where they run and who may connect."""
+    """What Postgres and Redis instances share: where they run and who may connect.
 
-    namespace: str
-    environment: str
-    clients: Sequence[Mapping[str, str]]  # pod labels of each client workload: the only pods let in
-    monitoring_namespace: str | None  # None: no scraper to let in
-    retain_volumes: bool  # keep the PVCs when the StatefulSet goes away
-    # The instance name every Kubernetes name and selector derives from; None: the component's
-    # resource name (the component fills it in), or the store's default for a bare spec call.
-    name: str | None = None
+    Attributes:
+        environment: the ``Environment`` (or ``NamespaceRef``) the store deploys into.
+        clients: who may connect: ApiService instance names in the same namespace (``"orders"``), or
+            pod label sets of other workloads. Nothing else reaches the store's port.
+        monitoring_namespace: the namespace whose Prometheus may scrape the exporter (None: nobody).
+    """
+
+    environment: Where
+    clients: Sequence[str | Mapping[str, str]] = ()
+    monitoring_namespace: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Store:
-    """The few facts that differ between the two stores."""
+    """One resolved store instance: the facts that differ between the two kinds, and where it runs."""
 
-    app: str  # also the client Service and StatefulSet name
-    component: str
+    app: str  # the instance name: also the client Service and StatefulSet name
+    component: str  # its kind of workload (database, cache): part of its pods' identity
     port: int
     metrics_port: int
-    args: DataStoreArgs
     port_name: str  # the store's kind (postgres, redis): at most 15 characters, unlike an instance name
+    namespace: str
+    environment: str
+    clients: tuple[Mapping[str, str], ...] = ()  # the pod label sets let in
+    monitoring_namespace: str | None = None  # None: no scraper to let in
+    retain_volumes: bool = False  # keep the PVCs when the StatefulSet goes away
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """The labels a client's egress policy selects the store's pods by."""
+        return identity_labels(self.app, self.namespace, self.component)
 
     @property
     def selector(self) -> dict[str, str]:
-        return selector_labels(self.app, self.args.namespace)
+        return selector_labels(self.app, self.namespace)
 
     @property
     def headless(self) -> str:
         return f"{self.app}-headless"
 
     def labels(self, component: str | None = None, version: str | None = None) -> dict[str, str]:
-        return labels(self.app, self.args.namespace, component or self.component, self.args.environment, version)
+        return labels(self.app, self.namespace, component or self.component, self.environment, version)
 
     def metadata(self, name: str | None, component: str | None = None) -> Manifest:
-        return metadata(self.args.namespace, self.labels(component), name)
+        return metadata(self.namespace, self.labels(component), name)
 
     def workload_metadata(self, name: str, component: str | None = None) -> Manifest:
-        return metadata(self.args.namespace, self.labels(component), name, annotations=OWN_UID_EXCEPTION)
+        return metadata(self.namespace, self.labels(component), name, annotations=OWN_UID_EXCEPTION)
 
     @property
     def secret_dir(self) -> str:
@@ -90,7 +105,8 @@ class Store:
     def metrics_target(self) -> MetricsTarget:
         return MetricsTarget(
             name=self.app, service_labels={**self.selector, "app.kubernetes.io/component": METRICS_PORT_NAME},
-            port=METRICS_PORT_NAME, path="/metrics", kind=self.port_name,
+            port=METRICS_PORT_NAME, path="/metrics", kind=self.port_name, namespace=self.namespace,
+            scraper=self.monitoring_namespace,
         )
 
 
@@ -215,7 +231,7 @@ def single_pod_statefulset(store: Store, persistence: Persistence, pod: dict[str
         "template": {"metadata": {"labels": store.labels(version=version)}, "spec": pod},
     }
     if persistence.enabled:
-        policy = "Retain" if store.args.retain_volumes else "Delete"
+        policy = "Retain" if store.retain_volumes else "Delete"
         spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": policy, "whenScaled": policy}
         spec["volumeClaimTemplates"] = [
             {
@@ -254,8 +270,8 @@ def ingress_policy_spec(store: Store, clients: Sequence[Mapping[str, str]], metr
             "ports": [{"protocol": "TCP", "port": store.port}],
         }
     ]
-    if metrics and store.args.monitoring_namespace:
-        monitoring = {"kubernetes.io/metadata.name": store.args.monitoring_namespace}
+    if metrics and store.monitoring_namespace:
+        monitoring = {"kubernetes.io/metadata.name": store.monitoring_namespace}
         rules.append(
             {
                 "from": [{"namespaceSelector": {"matchLabels": monitoring}}],
@@ -268,6 +284,48 @@ def ingress_policy_spec(store: Store, clients: Sequence[Mapping[str, str]], metr
 # ---------------------------------------------------------------- the shared component
 
 
+def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings_type: type[Group], **facts: Any) -> Store:
+    """Check a store's arguments before anything registers; its clients become pod label sets."""
+    require(args, args_type, kind, name)
+    at = args_type.__name__
+    where = namespace_of(args.environment, f"{at}.environment")
+    problems = settings_problems(getattr(args, "settings", None), settings_type, where.profile, f"{at}.settings")
+    problems += scraper_problems(args.monitoring_namespace, where.name, f"{at}.monitoring_namespace")
+    clients: Any = args.clients
+    if isinstance(clients, (str, bytes, Mapping)) or not isinstance(clients, Sequence):
+        hint = f"; for one client write [{clients!r}]" if isinstance(clients, str) else ""
+        problems.append(
+            f"{at}.clients: must be a list of ApiService instance names or pod label sets (got {type(clients).__name__}){hint}"
+        )
+        clients = ()
+    admitted: list[Mapping[str, str]] = []
+    for i, client in enumerate(clients):
+        if isinstance(client, str):
+            # An ApiService of this namespace: its identity (instance and kind) is what is let in.
+            problems += [f"{at}.clients[{i}]: {p}" for p in instance_name_problems(client)]
+            admitted.append(identity_labels(client, where.name, API_COMPONENT))
+        else:
+            found = label_set(client, f"{at}.clients[{i}]")
+            problems += found
+            admitted += [] if found else [dict(client)]
+    repeated = [c for i, c in enumerate(admitted) if c in admitted[:i]]
+    problems += [f"{at}.clients: {c} is listed twice" for c in repeated]
+    raise_if(problems)
+    return Store(
+        app=name, namespace=where.name, environment=where.environment, clients=tuple(admitted),
+        monitoring_namespace=args.monitoring_namespace, retain_volumes=where.profile.retain_data, **facts,
+    )
+
+
+def store_names(store: Store, metrics: bool, persistent: bool) -> list[tuple[str, str]]:
+    """The Kubernetes names every store creates (the Secret is auto-named)."""
+    result = [(PODS, store.app), ("StatefulSet", store.app), ("NetworkPolicy", store.app)]
+    result += [("Service", meta["name"]) for meta, _ in service_specs(store, metrics).values()]
+    if persistent:
+        result.append(("PersistentVolumeClaim", f"{DATA_VOLUME}-{store.app}-0"))  # the claim template's claim
+    return result
+
+
 class DataStore(pulumi.ComponentResource):
     """Registers the password, Services, StatefulSet and policy; subclasses supply the pod."""
 
@@ -276,8 +334,15 @@ class DataStore(pulumi.ComponentResource):
     statefulset: k8s.apps.v1.StatefulSet
     metrics_target: MetricsTarget | None
 
-    def __init__(self, type_name: str, name: str, store: Store, opts: pulumi.ResourceOptions | None):
-        super().__init__(type_name, name, None, opts)
+    def __init__(
+        self, type_name: str, name: str, store: Store, where: Where, opts: pulumi.ResourceOptions | None,
+        *, names: list[tuple[str, str]], footprint: Footprint,
+    ):
+        ref = namespace_of(where, "environment")
+        ref.claim(f"{type_name.rsplit(':', 1)[-1]} {name!r}", names, footprint)
+        # What a connection handed to a service must match: a copy altered on the way is refused.
+        ref.register_store(name, StoreRecord(kind=store.component, pod_labels=store.identity, clients=store.clients))
+        super().__init__(type_name, name, None, options_in(where, opts, data=True))
         self._name, self._store = name, store
         # Data-bearing children inherit protect (production) and retainOnDelete from the parent;
         # the rest is cheap to recreate and must stay replaceable, or a config change would fail.
@@ -314,6 +379,6 @@ class DataStore(pulumi.ComponentResource):
             k8s.core.v1.Service(f"{name}-{role}", metadata=meta, spec=spec, opts=after_pods)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-policy", metadata=store.metadata(store.app),
-            spec=ingress_policy_spec(store, [*store.args.clients, *extra_clients], metrics), opts=self._plain,
+            spec=ingress_policy_spec(store, [*store.clients, *extra_clients], metrics), opts=self._plain,
         )
         self.metrics_target = store.metrics_target() if metrics else None

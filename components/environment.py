@@ -8,18 +8,28 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import NamespaceConfig
+from .contracts import of_type, raise_if, require
+from .errors import ConfigError
 from .labels import labels, metadata
+from .namespace import NamespaceRef
+from .settings import NamespaceConfig
+from .settings.base import settings_problems
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentArgs:
-    """The environment's name (a label) and its namespace settings."""
+    """Attributes:
+        environment: dev, staging, production or ephemeral: the profile every component follows here
+            (durability, protection, deletion with the namespace).
+        settings: the namespace's name, quota and limit range (``NamespaceConfig.for_environment``).
+        provider: the Kubernetes provider every component in the namespace uses (None: the ambient one).
+    """
 
     environment: str
     settings: NamespaceConfig
+    provider: k8s.Provider | None = None
 
 
 def namespace_manifest(args: EnvironmentArgs) -> dict[str, Any]:
@@ -86,14 +96,52 @@ def dns_egress_spec() -> dict[str, Any]:
     }
 
 
+# Names of the objects the Environment itself creates in its namespace.
+OWN_NAMES = (("ResourceQuota", "quota"), ("LimitRange", "limits"),
+             ("NetworkPolicy", "default-deny"), ("NetworkPolicy", "allow-dns-egress"))
+
+
 class Environment(pulumi.ComponentResource):
-    """Owns the namespace every other component deploys into."""
+    """Owns the namespace every other component deploys into, and hands them what ties them to it.
+
+    Pass the Environment as each component's ``environment``: the component then deploys into its
+    namespace with its provider, after it, deleted with it where the profile says so (dev and review
+    environments: destroy deletes one object), protected and retained where it says so (production,
+    staging), its names claimed and its footprint checked against the quota before it registers.
+
+    Outputs:
+        namespace: the namespace's name, once it exists.
+        ref: the ``NamespaceRef`` (name, profile, quota, claimed names).
+        namespace_resource: the Namespace object.
+    """
 
     namespace: pulumi.Output[str]
     namespace_resource: k8s.core.v1.Namespace
+    ref: NamespaceRef
+    provider: k8s.Provider | None
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:Environment", name, None, opts)
+        require(args, EnvironmentArgs, "Environment", name)
+        raise_if(
+            of_type(args.settings, NamespaceConfig, "EnvironmentArgs.settings", "a NamespaceConfig")
+            + of_type(args.provider, (k8s.Provider, type(None)), "EnvironmentArgs.provider", "a kubernetes Provider or None")
+        )
+        try:
+            self.ref = NamespaceRef(
+                name=args.settings.name, environment=args.environment, quota=args.settings.quota,
+                limit_range=args.settings.limit_range,
+            )
+        except ConfigError as error:
+            spelled = [p.replace("NamespaceRef.name", "EnvironmentArgs.settings.name") for p in error.problems]
+            raise ConfigError([p.replace("NamespaceRef.", "EnvironmentArgs.") for p in spelled]) from None
+        raise_if(settings_problems(args.settings, NamespaceConfig, self.ref.profile, "EnvironmentArgs.settings"))
+        self.ref.claim(f"Environment {name!r}", OWN_NAMES)
+        self.provider = args.provider
+        env = self.ref.profile
+        own = pulumi.ResourceOptions(
+            providers=[args.provider] if args.provider else None, protect=env.protect_data, retain_on_delete=env.retain_data
+        )
+        super().__init__("platform:index:Environment", name, None, pulumi.ResourceOptions.merge(own, opts))
         child = pulumi.ResourceOptions(parent=self)
         ns = args.settings.name
         common = labels("namespace", ns, "namespace", args.environment)
@@ -117,3 +165,40 @@ class Environment(pulumi.ComponentResource):
             f"{name}-allow-dns", metadata=metadata(ns, common, "allow-dns-egress"), spec=dns_egress_spec(), opts=in_ns
         )
         self.register_outputs({"namespace": self.namespace})
+
+    def options(self, *, data: bool) -> pulumi.ResourceOptions:
+        """A component's options in this namespace: its provider, after the namespace, deleted with it
+        where the profile says so; ``data``: protected and retained where the profile says so."""
+        env = self.ref.profile
+        return pulumi.ResourceOptions(
+            providers=[self.provider] if self.provider else None,
+            protect=env.protect_data if data else None,
+            retain_on_delete=env.retain_data if data else None,
+            depends_on=[self],
+            deleted_with=self.namespace_resource if env.deleted_with_namespace else None,
+        )
+
+
+Where = Environment | NamespaceRef
+
+
+def namespace_of(where: Where, argument: str) -> NamespaceRef:
+    """The namespace a component's ``environment`` argument names, or a ConfigError naming it."""
+    if isinstance(where, Environment):
+        return where.ref
+    if isinstance(where, NamespaceRef):
+        return where
+    raise ConfigError([f"{argument}: must be an Environment or a NamespaceRef (got {type(where).__name__} {where!r})"])
+
+
+def options_in(where: Where, opts: pulumi.ResourceOptions | None, *, data: bool) -> pulumi.ResourceOptions:
+    """The Environment's options for a component, with the caller's over them. In a NamespaceRef (a
+    namespace owned elsewhere) data is still protected and retained where its profile says so."""
+    if isinstance(where, Environment):
+        own = where.options(data=data)
+    else:
+        env = where.profile
+        own = pulumi.ResourceOptions(
+            protect=env.protect_data if data else None, retain_on_delete=env.retain_data if data else None
+        )
+    return pulumi.ResourceOptions.merge(own, opts)

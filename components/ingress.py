@@ -20,27 +20,41 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import IngressConfig
+from .api import SERVICE_PORT, ApiService
+from .contracts import raise_if, require
 from .labels import labels, metadata
+from .namespace import claim_in
+from .settings import IngressConfig
 
-NAME = "api"  # the default API instance
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IngressArgs:
-    """The public route to one ApiService instance."""
+    """The public route of one ApiService: everything follows from the service.
 
+    Attributes:
+        service: the ApiService to route to. Its ``route`` setting says how (Ingress, HTTPRoute or
+            nothing); the route is named after the service, points at its port 80, denies its metrics
+            path, and the service already admits that route's controller pods.
+    """
+
+    service: ApiService
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteSpec:
+    """The resolved route the pure spec builders read."""
+
+    name: str  # the service's instance name: the Ingress/HTTPRoute and TLS Secret names derive from it
     namespace: str
     environment: str
     settings: IngressConfig
     service_name: pulumi.Input[str]
-    service_port: int
-    private_paths: tuple[str, ...] = ()  # never routed publicly (the API's metrics path)
-    api_name: str = NAME  # the routed ApiService instance: the Ingress/HTTPRoute and TLS Secret names derive from it
+    service_port: int = SERVICE_PORT
+    private_paths: tuple[str, ...] = ()  # never routed publicly (the service's metrics path)
 
 
-def tls_secret_name(settings: IngressConfig, api_name: str = NAME) -> str:
-    return settings.tls.secret_name or f"{api_name}-tls"
+def tls_secret_name(settings: IngressConfig, service: str) -> str:
+    return settings.tls.secret_name or f"{service}-tls"
 
 
 def public_url(settings: IngressConfig) -> str | None:
@@ -57,7 +71,7 @@ def ingress_annotations(settings: IngressConfig) -> dict[str, str]:
     return result
 
 
-def ingress_spec(args: IngressArgs) -> dict[str, Any]:
+def ingress_spec(args: RouteSpec) -> dict[str, Any]:
     settings = args.settings
     rule: dict[str, Any] = {
         "http": {
@@ -74,11 +88,11 @@ def ingress_spec(args: IngressArgs) -> dict[str, Any]:
         rule["host"] = settings.host
     spec: dict[str, Any] = {"ingressClassName": settings.class_name, "rules": [rule]}
     if settings.tls.enabled:
-        spec["tls"] = [{"hosts": [settings.host], "secretName": tls_secret_name(settings, args.api_name)}]
+        spec["tls"] = [{"hosts": [settings.host], "secretName": tls_secret_name(settings, args.name)}]
     return spec
 
 
-def http_route_spec(args: IngressArgs) -> dict[str, Any]:
+def http_route_spec(args: RouteSpec) -> dict[str, Any]:
     settings, gateway = args.settings, args.settings.gateway
     assert gateway is not None, "IngressConfig rejects kind gateway without one"
     parent: dict[str, Any] = {
@@ -107,27 +121,61 @@ def http_route_spec(args: IngressArgs) -> dict[str, Any]:
     return spec
 
 
+def resolve(name: str, args: IngressArgs) -> RouteSpec | None:
+    """The route of ``args.service``, or None when the service is not exposed (no route, kind none)."""
+    require(args, IngressArgs, "Ingress", name)
+    raise_if([] if isinstance(args.service, ApiService) else [
+        f"IngressArgs.service: must be an ApiService (got {type(args.service).__name__} {args.service!r})"
+    ])
+    service = args.service.spec
+    if service.route is None or service.route.kind == "none":
+        return None
+    return RouteSpec(
+        name=service.name, namespace=service.namespace, environment=service.environment, settings=service.route,
+        service_name=args.service.service_name, private_paths=(service.settings.metrics_path,),
+    )
+
+
+def names(spec: RouteSpec) -> list[tuple[str, str]]:
+    kind = "Ingress" if spec.settings.kind == "ingress" else "HTTPRoute"
+    secret = [("Secret", tls_secret_name(spec.settings, spec.name))] if spec.settings.tls.enabled and kind == "Ingress" else []
+    return [(kind, spec.name), *secret]
+
+
 class Ingress(pulumi.ComponentResource):
-    """Routes the public host to the API Service; ``public_url`` is None when nothing is exposed."""
+    """Routes the public host to one ApiService.
+
+    Outputs:
+        public_url: https://<host>/ (None when the service is not exposed or has no host).
+    """
 
     public_url: str | None
 
     def __init__(self, name: str, args: IngressArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:Ingress", name, None, opts)
+        spec = resolve(name, args)
+        if spec is not None:
+            args.service.namespace_ref.claim(f"Ingress {name!r}", names(spec))
+            # Two routes for one host (or two catch-alls) would be resolved by the controller: one loses.
+            host = spec.settings.host or "(any host)"
+            claim_in("hosts", args.service.namespace_ref, f"Ingress {name!r}", [("host", host)], "in this program")
+        # Where, with which provider and after what: the service's own options.
+        super().__init__("platform:index:Ingress", name, None, pulumi.ResourceOptions.merge(args.service.placement, opts))
         child = pulumi.ResourceOptions(parent=self)
-        settings = args.settings
-        meta_labels = labels(args.api_name, args.namespace, "ingress", args.environment)
-        meta: dict[str, Any] = metadata(args.namespace, meta_labels, args.api_name, annotations=ingress_annotations(settings))
-        if settings.kind == "ingress":
-            k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta, spec=ingress_spec(args), opts=child)
-        elif settings.kind == "gateway":
-            k8s.apiextensions.CustomResource(
-                f"{name}-route",
-                api_version="gateway.networking.k8s.io/v1",
-                kind="HTTPRoute",
-                metadata=meta,
-                spec=http_route_spec(args),
-                opts=child,
-            )
-        self.public_url = public_url(settings)
+        self.public_url = None
+        if spec is not None:
+            settings = spec.settings
+            meta_labels = labels(spec.name, spec.namespace, "ingress", spec.environment)
+            meta: dict[str, Any] = metadata(spec.namespace, meta_labels, spec.name, annotations=ingress_annotations(settings))
+            if settings.kind == "ingress":
+                k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta, spec=ingress_spec(spec), opts=child)
+            else:
+                k8s.apiextensions.CustomResource(
+                    f"{name}-route",
+                    api_version="gateway.networking.k8s.io/v1",
+                    kind="HTTPRoute",
+                    metadata=meta,
+                    spec=http_route_spec(spec),
+                    opts=child,
+                )
+            self.public_url = public_url(settings)
         self.register_outputs({"public_url": self.public_url})

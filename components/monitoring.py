@@ -26,9 +26,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from .config import LoggingConfig, MonitoringConfig, Resources
 from .connections import MetricsTarget
+from .contracts import instance_name_problems, raise_if, require, sequence_of
+from .environment import Environment, Where, namespace_of
 from .labels import labels, metadata
+from .namespace import NamespaceRef, claim_in
+from .settings import LoggingConfig, MonitoringConfig, Resources
+from .settings.base import settings_problems
 from .validation import parse_quantity
 
 # The repository's monitoring/ directory; an installed wheel carries a copy inside the package.
@@ -43,17 +47,81 @@ METRIC_RELABELINGS: dict[str, list[dict[str, Any]]] = {
     "api": [{"sourceLabels": ["status"], "regex": "(.+)", "targetLabel": "code", "replacement": "$1", "action": "replace"}],
 }
 LOG_PORTS = {"es": 9200, "forward": 24224, "loki": 3100}
+RULES_NAME = "platform-alerts"  # the PrometheusRule in the app namespace
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    """The targets to scrape, alert on and chart, and how (or whether) Prometheus runs.
+
+    Attributes:
+        environment: the ``Environment`` (or ``NamespaceRef``) whose namespace holds the ServiceMonitors,
+            rules and dashboards.
+        settings: install, existing or off, and how (``MonitoringConfig.for_environment``).
+        targets: what to scrape: each component's ``metrics_target`` (None entries are skipped).
+        postgres_backups: alert when a backup CronJob fails or falls behind.
+    """
+
+    environment: Where
+    settings: MonitoringConfig
+    targets: Sequence[MetricsTarget | None] = ()
+    postgres_backups: bool = False
 
 
 @dataclass(frozen=True)
-class MonitoringArgs:
-    """The targets to scrape, alert on and chart, and how (or whether) Prometheus runs."""
+class MonitoringSpec:
+    """The resolved arguments the builders read."""
 
     environment: str
     namespace: pulumi.Input[str]  # the app namespace (an Output carries the dependency on it)
     settings: MonitoringConfig
     targets: Sequence[MetricsTarget]
-    postgres_backups: bool = False  # alert when the backup CronJob fails or falls behind
+    postgres_backups: bool = False
+
+
+def resolve(name: str, args: MonitoringArgs) -> tuple[MonitoringSpec, NamespaceRef]:
+    require(args, MonitoringArgs, "Monitoring", name)
+    where = namespace_of(args.environment, "MonitoringArgs.environment")
+    problems = settings_problems(args.settings, MonitoringConfig, where.profile, "MonitoringArgs.settings")
+    problems += sequence_of(args.targets, (MetricsTarget, type(None)), "MonitoringArgs.targets", "metrics targets")
+    raise_if(problems)
+    for i, target in enumerate(args.targets):
+        if target is not None:
+            problems += target_problems(target, f"MonitoringArgs.targets[{i}]", where.name, args.settings)
+    raise_if(problems)
+    if args.settings.mode == "install":  # CRDs and ClusterRoles: one install per cluster
+        claim_in("cluster", where, f"Monitoring {name!r}", [("kube-prometheus-stack", "install")], "in this program")
+    namespace = args.environment.namespace if isinstance(args.environment, Environment) else where.name
+    targets = [t for t in args.targets if t is not None]
+    return MonitoringSpec(where.environment, namespace, args.settings, targets, args.postgres_backups), where
+
+
+def target_problems(target: MetricsTarget, argument: str, namespace: str, settings: MonitoringConfig) -> list[str]:
+    """A target this Monitoring can scrape: named like an instance (its job, ServiceMonitor and
+    dashboard), in its namespace, and admitting its Prometheus' namespace on the metrics port."""
+    problems = [f"{argument}.name: {p}" for p in instance_name_problems(target.name)]
+    if target.namespace and target.namespace != namespace:
+        problems.append(
+            f"{argument}: {target.name!r} runs in namespace {target.namespace!r}; this Monitoring watches {namespace!r}"
+        )
+    elif target.namespace and settings.mode != "off" and target.scraper != settings.namespace:
+        problems.append(
+            f"{argument}: {target.name!r} admits scrapes from {target.scraper!r}, not from {settings.namespace!r} where "
+            "Prometheus runs: give its component monitoring_namespace=" + repr(settings.namespace)
+        )
+    return problems
+
+
+def names(spec: MonitoringSpec) -> list[tuple[str, str]]:
+    """What it creates in the app namespace (the install-mode stack lives in the monitoring namespace)."""
+    if spec.settings.mode == "off":
+        return []
+    result = [("PrometheusRule", RULES_NAME)]
+    for target in spec.targets:
+        result.append(("ServiceMonitor", target.name))
+        if (ASSETS / "dashboards" / f"{target.template}.json").exists():
+            result.append(("ConfigMap", f"dashboard-{target.name}"))
+    return result
 
 
 # ---------------------------------------------------------------- pure builders
@@ -277,13 +345,30 @@ def existing_endpoints(settings: MonitoringConfig) -> dict[str, str]:
 
 
 class Monitoring(pulumi.ComponentResource):
-    """ServiceMonitors, alert rules and dashboards for the platform; the stack too in install mode."""
+    """ServiceMonitors, alert rules and dashboards for the platform; the stack too in install mode.
+
+    One per namespace (its PrometheusRule is claimed there). kube-prometheus-stack (install) is
+    cluster-wide: one install per cluster.
+
+    Outputs:
+        endpoints: Prometheus/Grafana URLs and port-forward commands (install), or how to find the
+            cluster's Prometheus (existing).
+        release: the Helm release (install), else None.
+    """
 
     release: k8s.helm.v3.Release | None
     endpoints: dict[str, str]
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:Monitoring", name, None, opts)
+        spec, where = resolve(name, args)
+        where.claim(f"Monitoring {name!r}", names(spec))
+        # Only the provider: the install-mode stack lives in another namespace and must not go with this one.
+        provider = args.environment.provider if isinstance(args.environment, Environment) else None
+        own = pulumi.ResourceOptions(providers=[provider] if provider else None)
+        super().__init__("platform:index:Monitoring", name, None, pulumi.ResourceOptions.merge(own, opts))
+        self._build(name, spec)
+
+    def _build(self, name: str, args: MonitoringSpec) -> None:
         settings = args.settings
         self.release = None
         grafana_secret = f"{settings.release_name}-grafana-admin" if settings.mode == "install" else None
@@ -311,7 +396,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
-            metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, "alerts"), "platform-alerts")),
+            metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, "alerts"), RULES_NAME)),
             spec=app_ns.apply(lambda ns: render_rules(ns, files, jobs)),
             opts=on_crds,
         )
@@ -324,7 +409,7 @@ class Monitoring(pulumi.ComponentResource):
     def _service_monitor(
         self,
         name: str,
-        args: MonitoringArgs,
+        args: MonitoringSpec,
         target: MetricsTarget,
         app_ns: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
@@ -338,7 +423,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _dashboard(self, name: str, args: MonitoringArgs, target: MetricsTarget, app_ns: pulumi.Output[str]) -> None:
+    def _dashboard(self, name: str, args: MonitoringSpec, target: MetricsTarget, app_ns: pulumi.Output[str]) -> None:
         board = target.name
         dashboard_labels = {**self._labels(args, "dashboard"), "grafana_dashboard": "1"}
         k8s.core.v1.ConfigMap(
@@ -349,11 +434,11 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _labels(args: MonitoringArgs, component: str) -> dict[str, str]:
+    def _labels(args: MonitoringSpec, component: str) -> dict[str, str]:
         # selectorLabels last: they are what the configured Prometheus selects objects by.
         return {**labels("monitoring", "platform", component, args.environment), **args.settings.selector_labels}
 
-    def _namespace(self, name: str, args: MonitoringArgs, common: dict[str, str]) -> k8s.core.v1.Namespace:
+    def _namespace(self, name: str, args: MonitoringSpec, common: dict[str, str]) -> k8s.core.v1.Namespace:
         # node-exporter (and Fluent Bit) need hostPID/hostNetwork/hostPath: `restricted` would
         # reject them. The app namespaces stay `restricted`.
         ns_labels = {**common, "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "baseline"}
@@ -364,7 +449,7 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     def _stack(
-        self, name: str, args: MonitoringArgs, common: dict[str, str], grafana_secret: str, after: list[pulumi.Resource]
+        self, name: str, args: MonitoringSpec, common: dict[str, str], grafana_secret: str, after: list[pulumi.Resource]
     ) -> k8s.helm.v3.Release:
         settings = args.settings
         password = random.RandomPassword(
@@ -391,7 +476,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, secret]),
         )
 
-    def _logging(self, name: str, args: MonitoringArgs, after: list[pulumi.Resource]) -> None:
+    def _logging(self, name: str, args: MonitoringSpec, after: list[pulumi.Resource]) -> None:
         settings = args.settings
         chart, repo = LOGGING_CHART
         k8s.helm.v3.Release(

@@ -8,17 +8,21 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import datastore
-from .config import PostgresConfig
 from .connections import PostgresConnection, SecretKeyRef
 from .datastore import DataStore, DataStoreArgs, Manifest, Store
-from .labels import selector_labels, with_name
+from .environment import namespace_of
+from .labels import identity_labels
+from .namespace import PODS, claim_in
+from .settings import PostgresConfig
 
 PORT = 5432
 METRICS_PORT = 9187
 DATA_MOUNT = "/var/lib/postgresql/data"
 # initdb refuses a non-empty directory, and a fresh volume holds lost+found: use a subdirectory.
 PGDATA = f"{DATA_MOUNT}/pgdata"
-NAME = "postgres"  # the default instance name
+KIND = "postgres"  # the store's kind: its port name, rules and dashboard template
+COMPONENT = PostgresConnection.KIND  # the component label of its pods
+BACKUP_COMPONENT = "backup"  # the component label of the backup job's pods
 BACKUP_MOUNT = "/backups"
 # Scratch space for the server's socket and lock file (/tmp: datastore.TMP_SCRATCH).
 SOCKET_DIR_SIZE = "16Mi"
@@ -53,30 +57,47 @@ OBJECT_STORE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 @dataclass(frozen=True, kw_only=True)
 class PostgresArgs(DataStoreArgs):
-    """One Postgres instance: the shared data-store args plus its validated settings."""
+    """One Postgres instance: the shared data-store args plus its validated settings.
+
+    Attributes:
+        settings: image, auth, persistence, backups (``PostgresConfig.for_environment``).
+    """
 
     settings: PostgresConfig
 
 
-def store(args: PostgresArgs) -> Store:
-    return Store(args.name or NAME, "database", PORT, METRICS_PORT, args, NAME)
+@dataclass(frozen=True)
+class PostgresSpec:
+    """The resolved instance the pure spec builders read."""
+
+    store: Store
+    settings: PostgresConfig
 
 
-def backup_name(args: PostgresArgs) -> str:
+def resolve(name: str, args: PostgresArgs) -> PostgresSpec:
+    store = datastore.resolve(
+        "Postgres", name, args, PostgresArgs, PostgresConfig, component=COMPONENT, port=PORT, metrics_port=METRICS_PORT,
+        port_name=KIND,
+    )
+    return PostgresSpec(store, args.settings)
+
+
+def backup_name(args: PostgresSpec) -> str:
     """The backup CronJob and its policy (``postgres-backup`` for the default instance)."""
-    return f"{store(args).app}-backup"
+    return f"{args.store.app}-backup"
 
 
-def backup_claim(args: PostgresArgs) -> str:
-    return f"{store(args).app}-backups"
+def backup_claim(args: PostgresSpec) -> str:
+    return f"{args.store.app}-backups"
 
 
-def backup_selector(args: PostgresArgs) -> dict[str, str]:
-    return selector_labels(backup_name(args), args.namespace)
+def backup_selector(args: PostgresSpec) -> dict[str, str]:
+    """The backup job's pods: its name and its kind, which no other component's name can produce."""
+    return identity_labels(backup_name(args), args.store.namespace, BACKUP_COMPONENT)
 
 
-def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
-    s, pg = args.settings, store(args)
+def statefulset_spec(args: PostgresSpec, secret_name: pulumi.Input[str]) -> Manifest:
+    s, pg = args.settings, args.store
     volumes, mounts = datastore.empty_dirs(("run", "/var/run/postgresql", SOCKET_DIR_SIZE), datastore.TMP_SCRATCH)
     volumes += [datastore.secret_volume(secret_name), *datastore.data_empty_dir(s.persistence)]
     stop = ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast", "-w", "-t", str(s.termination_grace_period_seconds - 10)]
@@ -111,14 +132,14 @@ def statefulset_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Mani
     return datastore.single_pod_statefulset(pg, s.persistence, pod, s.image.tag)
 
 
-def backup_claim_spec(args: PostgresArgs) -> Manifest:
+def backup_claim_spec(args: PostgresSpec) -> Manifest:
     backup = args.settings.backup
     return datastore.claim_spec(backup.size, backup.storage_class)
 
 
-def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> Manifest:
+def backup_cronjob_spec(args: PostgresSpec, secret_name: pulumi.Input[str]) -> Manifest:
     """pg_dump in custom format (pg_restore can pick tables), the newest ``keep`` dumps kept."""
-    s, pg = args.settings, store(args)
+    s, pg = args.settings, args.store
     volumes, mounts = datastore.empty_dirs(datastore.TMP_SCRATCH)
     backups = {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim(args)}}
     volumes += [backups, datastore.secret_volume(secret_name)]
@@ -140,7 +161,7 @@ def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> M
     pod = datastore.pod_spec(
         pg, s.security, 30, s.backup.priority_class_name, restartPolicy="Never", volumes=volumes, **steps
     )
-    labels = pg.labels(component="backup") | backup_selector(args)
+    labels = pg.labels(component=BACKUP_COMPONENT) | backup_selector(args)
     return {
         "schedule": s.backup.schedule,
         "timeZone": "Etc/UTC",
@@ -159,7 +180,7 @@ def backup_cronjob_spec(args: PostgresArgs, secret_name: pulumi.Input[str]) -> M
     }
 
 
-def upload_container(args: PostgresArgs, scratch_mounts: list[Manifest], disk: str) -> Manifest:
+def upload_container(args: PostgresSpec, scratch_mounts: list[Manifest], disk: str) -> Manifest:
     """The AWS CLI copying the new dump off the cluster; credentials by reference to the Secret."""
     s = args.settings
     bucket = s.backup.object_store
@@ -180,9 +201,9 @@ def upload_container(args: PostgresArgs, scratch_mounts: list[Manifest], disk: s
     )
 
 
-def backup_egress_spec(args: PostgresArgs) -> Manifest:
+def backup_egress_spec(args: PostgresSpec) -> Manifest:
     """The backup pods may reach Postgres (DNS is allowed namespace-wide) and the object store."""
-    pg, bucket = store(args), args.settings.backup.object_store
+    pg, bucket = args.store, args.settings.backup.object_store
     egress: list[Manifest] = [
         {"to": [{"podSelector": {"matchLabels": pg.selector}}], "ports": [{"protocol": "TCP", "port": PORT}]}
     ]
@@ -192,36 +213,60 @@ def backup_egress_spec(args: PostgresArgs) -> Manifest:
     return {"podSelector": {"matchLabels": backup_selector(args)}, "policyTypes": ["Egress"], "egress": egress}
 
 
+def names(args: PostgresSpec) -> list[tuple[str, str]]:
+    s = args.settings
+    result = datastore.store_names(args.store, s.metrics.enabled, s.persistence.enabled)
+    if s.backup.enabled:
+        backup = backup_name(args)
+        result += [(PODS, backup), ("CronJob", backup), ("NetworkPolicy", backup), ("PersistentVolumeClaim", backup_claim(args))]
+    return result
+
+
 class Postgres(DataStore):
-    """One PostgreSQL pod; hands ApiService a ``PostgresConnection``."""
+    """One PostgreSQL pod, its backups; hands its clients a ``PostgresConnection``.
+
+    Outputs:
+        connection: host, port, database, user, the password's Secret key, pod labels, admitted clients.
+        password: the generated password (a secret).
+        secret_name: the Secret holding it.
+        metrics_target: what ``Monitoring`` scrapes (None with metrics off).
+    """
 
     connection: PostgresConnection
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
-        args = with_name(args, name)
-        pg, s = store(args), args.settings
-        super().__init__("platform:index:Postgres", name, pg, opts)
-        backup_clients = [backup_selector(args)] if s.backup.enabled else []
-        self._finish(statefulset_spec(args, self.secret_name), s.metrics.enabled, backup_clients)
+        spec = resolve(name, args)
+        pg, s = spec.store, spec.settings
+        if s.backup.enabled and (bucket := s.backup.object_store):
+            # Two databases pruning one prefix would delete each other's dumps.
+            location = f"{bucket.endpoint}/{bucket.bucket}/{bucket.prefix}"
+            claim_in("object stores", args.environment, f"Postgres {name!r}", [("backup location", location)], "in this program")
+        super().__init__(
+            "platform:index:Postgres", name, pg, args.environment, opts, names=names(spec), footprint=s.footprint()
+        )
+        for warning in s.warnings(namespace_of(args.environment, "PostgresArgs.environment").profile):
+            pulumi.log.warn(warning, resource=self)
+        backup_clients = [backup_selector(spec)] if s.backup.enabled else []
+        self._finish(statefulset_spec(spec, self.secret_name), s.metrics.enabled, backup_clients)
 
         if s.backup.enabled:
             claim = k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-backups", metadata=pg.metadata(backup_claim(args), "backup"), spec=backup_claim_spec(args),
+                f"{name}-backups", metadata=pg.metadata(backup_claim(spec), "backup"), spec=backup_claim_spec(spec),
                 opts=self._data,
             )
             k8s.batch.v1.CronJob(
-                f"{name}-backup", metadata=pg.workload_metadata(backup_name(args), "backup"),
-                spec=backup_cronjob_spec(args, self.secret_name),
+                f"{name}-backup", metadata=pg.workload_metadata(backup_name(spec), "backup"),
+                spec=backup_cronjob_spec(spec, self.secret_name),
                 opts=pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[claim, self.statefulset])),
             )
             k8s.networking.v1.NetworkPolicy(
-                f"{name}-backup-policy", metadata=pg.metadata(backup_name(args), "backup"), spec=backup_egress_spec(args),
+                f"{name}-backup-policy", metadata=pg.metadata(backup_name(spec), "backup"), spec=backup_egress_spec(spec),
                 opts=self._plain,
             )
 
         self.connection = PostgresConnection(
-            host=pg.app, port=PORT, database=s.database, user=s.user,
+            instance=name, namespace=pg.namespace, host=pg.app, port=PORT, database=s.database, user=s.user,
             password=SecretKeyRef(name=self.secret_name, key=datastore.PASSWORD_KEY),
-            pod_labels=pg.selector, ready=[self.statefulset],
+            pod_labels=pg.identity, clients=pg.clients, ready=[self.statefulset],
         )
         self.register_outputs({"host": pg.app, "secretName": self.secret_name, "password": self.password})

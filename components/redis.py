@@ -9,13 +9,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import datastore
-from .config import RedisConfig
 from .connections import RedisConnection, SecretKeyRef
 from .datastore import DataStore, DataStoreArgs, Manifest, Store
-from .labels import with_name
+from .settings import RedisConfig
 from .validation import parse_quantity
 
-NAME = "redis"  # the default instance name
+KIND = "redis"  # the store's kind: its port name, rules and dashboard template
+COMPONENT = RedisConnection.KIND  # the component label of its pods
 PORT = 6379
 METRICS_PORT = 9121
 CONFIG_DIR = "/etc/redis"
@@ -32,13 +32,28 @@ DANGEROUS_COMMANDS = ("FLUSHALL", "FLUSHDB", "CONFIG", "DEBUG", "SHUTDOWN", "MOD
 
 @dataclass(frozen=True, kw_only=True)
 class RedisArgs(DataStoreArgs):
-    """One Redis instance: the shared data-store args plus its validated settings."""
+    """One Redis instance: the shared data-store args plus its validated settings.
+
+    Attributes:
+        settings: image, memory policy, persistence (``RedisConfig.for_environment``).
+    """
 
     settings: RedisConfig
 
 
-def store(args: RedisArgs) -> Store:
-    return Store(args.name or NAME, "cache", PORT, METRICS_PORT, args, NAME)
+@dataclass(frozen=True)
+class RedisSpec:
+    """The resolved instance the pure spec builders read."""
+
+    store: Store
+    settings: RedisConfig
+
+
+def resolve(name: str, args: RedisArgs) -> RedisSpec:
+    store = datastore.resolve(
+        "Redis", name, args, RedisArgs, RedisConfig, component=COMPONENT, port=PORT, metrics_port=METRICS_PORT, port_name=KIND
+    )
+    return RedisSpec(store, args.settings)
 
 
 def redis_conf(settings: RedisConfig, secret_dir: str) -> str:
@@ -66,8 +81,8 @@ def ping(secret_dir: str) -> list[str]:
     return ["sh", "-c", f"{auth} redis-cli -h 127.0.0.1 -p {PORT} ping | grep -qx PONG"]
 
 
-def statefulset_spec(args: RedisArgs, secret_name: pulumi.Input[str], config_map: pulumi.Input[str]) -> Manifest:
-    s, rd = args.settings, store(args)
+def statefulset_spec(args: RedisSpec, secret_name: pulumi.Input[str], config_map: pulumi.Input[str]) -> Manifest:
+    s, rd = args.settings, args.store
     scratch, scratch_mounts = datastore.empty_dirs(datastore.TMP_SCRATCH)
     scratch += datastore.data_empty_dir(s.persistence)
     redis = datastore.container(
@@ -98,23 +113,32 @@ def statefulset_spec(args: RedisArgs, secret_name: pulumi.Input[str], config_map
 
 
 class Redis(DataStore):
-    """One Redis pod; hands ApiService a ``RedisConnection``."""
+    """One Redis pod; hands its clients a ``RedisConnection``.
+
+    Outputs:
+        connection: host, port, the password's Secret key, pod labels, admitted clients.
+        password: the generated password (a secret).
+        secret_name: the Secret holding it.
+        metrics_target: what ``Monitoring`` scrapes (None with metrics off).
+    """
 
     connection: RedisConnection
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
-        args = with_name(args, name)
-        rd, s = store(args), args.settings
-        super().__init__("platform:index:Redis", name, rd, opts)
+        spec = resolve(name, args)
+        rd, s = spec.store, spec.settings
+        names = datastore.store_names(rd, s.metrics.enabled, s.persistence.enabled)
+        super().__init__("platform:index:Redis", name, rd, args.environment, opts, names=names, footprint=s.footprint())
         # Auto-named: a changed redis.conf gets a new name, which rolls the pod.
         config = k8s.core.v1.ConfigMap(
             f"{name}-config", metadata=rd.metadata(None), data={"redis.conf": redis_conf(s, rd.secret_dir)}, opts=self._plain
         )
         config_name = config.metadata.apply(lambda m: m["name"])
-        self._finish(statefulset_spec(args, self.secret_name, config_name), s.metrics.enabled, [])
+        self._finish(statefulset_spec(spec, self.secret_name, config_name), s.metrics.enabled, [])
         self.connection = RedisConnection(
-            host=rd.app, port=PORT, password=SecretKeyRef(name=self.secret_name, key=datastore.PASSWORD_KEY),
-            pod_labels=rd.selector, ready=[self.statefulset],
+            instance=name, namespace=rd.namespace, host=rd.app, port=PORT,
+            password=SecretKeyRef(name=self.secret_name, key=datastore.PASSWORD_KEY),
+            pod_labels=rd.identity, clients=rd.clients, ready=[self.statefulset],
         )
         self.register_outputs({"host": rd.app, "secretName": self.secret_name, "password": self.password})
 

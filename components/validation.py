@@ -191,3 +191,22 @@ SqlIdentifier = Annotated[str, AfterValidator(_sql_identifier)]
 PriorityClassName = Annotated[str, AfterValidator(_priority_class)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Percent = Annotated[int, Field(ge=1, le=100)]
+
+
+def _problem(check: Callable[[str], str], value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"{value!r} is not a string"
+    try:
+        check(value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def label_key_problem(value: Any) -> str | None:
+    """What is wrong with a label key (None: nothing), for checks outside the config model."""
+    return _problem(_label_key, value)
+
+
+def label_value_problem(value: Any) -> str | None:
+    return _problem(_label_value, value)

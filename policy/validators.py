@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 ENVIRONMENT_LABEL = "platform.example.com/environment"
 ENVIRONMENTS = ("dev", "staging", "production", "ephemeral")
-# Tags that move (mirrors components/config.py FLOATING_TAGS; a test keeps them equal).
+# Tags that move (mirrors components/settings/base.py FLOATING_TAGS; a test keeps them equal).
 FLOATING_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "dev", "nightly"})
 VERSION_LABEL = "app.kubernetes.io/version"
 # Kinds that live outside namespaces; every other Kubernetes object needs metadata.namespace.

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from components import api
-from components.config import ConfigError, load_config
 from components.connections import PostgresConnection, RedisConnection, SecretKeyRef
+from components.errors import ConfigError
+from environments import load_config
 from tests.harness import MOCK_PASSWORD_PREFIX, Registered, Run, run_program
 from tools.engine import AUTONAME_SUFFIX
 
-Args = api.ApiServiceArgs
+Args = api.ApiSpec
 
 PG_SECRET, REDIS_SECRET = "postgres-secret-abc", "redis-secret-def"
 PG_PODS = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "ns"}
@@ -22,14 +23,28 @@ REDIS_PODS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "
 
 def make_args(stack: str = "production", raw: dict[str, Any] | None = None, monitoring: str | None = "monitoring") -> Args:
     config = load_config(stack, raw or {})
-    return api.ApiServiceArgs(
+    return api.ApiSpec(
+        name="api",
         namespace=config.namespace.name,
         environment=config.environment,
         settings=config.api,
-        database=PostgresConnection("postgres", 5432, "myapp", "app", SecretKeyRef(PG_SECRET, "password"), PG_PODS),
-        cache=RedisConnection("redis", 6379, SecretKeyRef(REDIS_SECRET, "password"), REDIS_PODS),
-        ingress_controller=config.ingress.traffic_source,
+        database=postgres_connection("postgres", PG_SECRET, PG_PODS),
+        cache=redis_connection("redis", REDIS_SECRET, REDIS_PODS),
+        route=config.ingress,
         monitoring_namespace=monitoring,
+    )
+
+
+def postgres_connection(name: str, secret: str, pods: dict[str, str], database: str = "myapp", user: str = "app"):
+    return PostgresConnection(
+        instance=name, namespace="ns", host=name, port=5432, database=database, user=user,
+        password=SecretKeyRef(secret, "password"), pod_labels=pods,
+    )
+
+
+def redis_connection(name: str, secret: str, pods: dict[str, str]):
+    return RedisConnection(
+        instance=name, namespace="ns", host=name, port=6379, password=SecretKeyRef(secret, "password"), pod_labels=pods
     )
 
 
@@ -234,7 +249,7 @@ def test_role_is_least_privilege():
 def test_outputs_name_the_service():
     args = make_args("dev")
     assert api.in_cluster_url("api", "dev") == "http://api.dev.svc.cluster.local"
-    assert api.kubectl_hints("dev")["portForward"] == "kubectl -n dev port-forward service/api 8080:80"
+    assert api.kubectl_hints("dev", "api")["portForward"] == "kubectl -n dev port-forward service/api 8080:80"
     target = api.metrics_target(args)
     assert (target.port, target.path, target.service_labels) == ("metrics", "/metrics", api.pod_selector(args))
 
@@ -361,9 +376,8 @@ def test_extra_databases_and_caches_get_variables_secrets_egress_and_rbac():
     from dataclasses import replace
 
     analytics_pods = {"app.kubernetes.io/name": "analytics-db", "app.kubernetes.io/instance": "ns"}
-    analytics = PostgresConnection("analytics-db", 5432, "events", "reader", SecretKeyRef("analytics-secret", "password"),
-                                   analytics_pods)
-    sessions = RedisConnection("sessions", 6379, SecretKeyRef("sessions-secret", "password"), {"x": "sessions"})
+    analytics = postgres_connection("analytics-db", "analytics-secret", analytics_pods, database="events", user="reader")
+    sessions = redis_connection("sessions", "sessions-secret", {"x": "sessions"})
     args = replace(make_args(), extra_databases=[analytics], extra_caches=[sessions])
     data = api.config_map_data(args)
     assert {k: data[k] for k in ("ANALYTICS_DB_HOST", "ANALYTICS_DB_PORT", "ANALYTICS_DB_NAME", "ANALYTICS_DB_USER")} == {
@@ -381,13 +395,13 @@ def test_extra_databases_and_caches_get_variables_secrets_egress_and_rbac():
     assert secrets == [PG_SECRET, REDIS_SECRET, "analytics-secret", "sessions-secret"]
 
 
-@pytest.mark.parametrize("bad", ["Api", "2nd-api", "api_v2", "api-", "a" * 41])
+@pytest.mark.parametrize("bad", ["Api", "2nd-api", "api_v2", "api-", "a" * 41, "api\n"])
 def test_an_instance_name_that_cannot_name_kubernetes_objects_is_refused(bad: str):
-    from components.labels import with_name
+    from components.contracts import require
 
-    with pytest.raises(ConfigError, match=f"instance name '{bad}': must be 1 to 40 lowercase letters"):
-        with_name(make_args(), bad)
-    assert with_name(make_args(), "a" * 40).name == "a" * 40
+    with pytest.raises(ConfigError, match="1 to 40 lowercase letters"):
+        require(api.ApiServiceArgs(environment=None, settings=None), api.ApiServiceArgs, "ApiService", bad)  # type: ignore[arg-type]
+    require(api.ApiServiceArgs(environment=None, settings=None), api.ApiServiceArgs, "ApiService", "a" * 40)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- what mutation testing found unchecked (issue 25)

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, config_warnings, load_config
+from components.config import config_warnings
+from components.errors import ConfigError
+from environments import load_config
 from tests.harness import Run, run_program
 
 STORE = {"endpoint": "s3.eu-central-1.amazonaws.com", "bucket": "acme-backups", "prefix": "platform/prod/",

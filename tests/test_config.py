@@ -10,14 +10,10 @@ import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from components.config import (
-    GROUPS,
-    SCALARS,
-    ConfigError,
-    environment_defaults,
-    load_config,
-)
+from components.config import GROUPS, SCALARS
+from components.errors import ConfigError
 from components.validation import parse_quantity
+from environments import environment_defaults, load_config
 from tests.harness import ROOT, run_program
 
 
@@ -55,14 +51,14 @@ def test_seed_shape_per_environment() -> None:
 
 def test_ephemeral_stacks_are_disposable() -> None:
     config = load_config("pr-7", {})
-    assert config.ephemeral and config.cluster.delete_unreachable
+    assert config.environment == "ephemeral" and config.cluster.delete_unreachable
     assert not config.protect_data and not config.retain_data
     production = load_config("production", {})
     assert production.protect_data and production.retain_data and not production.cluster.delete_unreachable
 
 
 def test_environment_override_is_validated() -> None:
-    assert load_config("prod-eu", {"environment": "production"}).production
+    assert load_config("prod-eu", {"environment": "production"}).profile.strict
     rejected = problems("x", {"environment": "prod"})
     assert any("platform:environment" in p and "dev, staging, production, ephemeral" in p for p in rejected)
 
@@ -283,7 +279,10 @@ def test_defaults_are_spelled_like_the_model() -> None:
 
 _SUFFIXES = ["", "Ki", "Mi", "Gi", "k", "M", "G"]
 # Room for any single container the properties below try, so only the rule under test speaks.
-_ROOMY = {"quota": {"requestsCpu": "1000", "requestsMemory": "100000Ti", "limitsCpu": "1000", "limitsMemory": "100000Ti"}}
+_ROOMY = {
+    "quota": {"requestsCpu": "1000", "requestsMemory": "100000Ti", "limitsCpu": "1000", "limitsMemory": "100000Ti"},
+    "limitRange": {"max": {"cpu": "1000", "memory": "100000Ti"}},
+}
 
 
 @given(st.integers(min_value=1, max_value=10**6), st.sampled_from(_SUFFIXES))
@@ -354,3 +353,14 @@ def test_settings_merge_but_label_maps_replace_the_default() -> None:
     assert config.ingress.controller.namespace == "ingress-nginx"  # the sibling setting keeps its default
     assert config.monitoring.selector_labels == {"prometheus": "shared"}
     assert config.api.resources.limits.memory == "512Mi"  # nested settings still merge
+
+
+def test_a_container_above_the_limit_range_or_an_incoherent_range_is_refused() -> None:
+    big = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "6", "memory": "1Gi"}}
+    found = problems("dev", {"postgres": {"resources": big}, "namespace": {"quota": {"limitsCpu": "100"}}})
+    assert any(p.startswith("platform:postgres.resources.limits.cpu: 6 is more than the namespace's limitRange.max.cpu 4")
+               for p in found), found
+    found = problems("dev", {"namespace": {"limitRange": {"defaultLimit": {"cpu": "8", "memory": "512Mi"}}}})
+    assert any(p.startswith("platform:namespace.limitRange: defaultLimit.cpu 8 is more than max.cpu 4") for p in found), found
+    found = problems("dev", {"namespace": {"quota": {"requestsCpu": "9"}}})
+    assert any(p.startswith("platform:namespace.quota: requestsCpu 9 is more than limitsCpu 8") for p in found), found

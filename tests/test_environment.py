@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.config import load_config
+from environments import load_config
 from tests.harness import Run
 
 CLUSTER_SCOPED = {

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_config
+from components.errors import ConfigError
 from components.validation import parse_quantity
+from environments import load_config
 from tests.harness import Run, run_program
 
 GATEWAY = {"name": "public", "namespace": "gateways", "sectionName": "https"}

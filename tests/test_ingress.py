@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from components import ingress
-from components.config import ConfigError, load_config
+from components.errors import ConfigError
+from environments import load_config
 from tests.harness import Run, run_program
 
 GATEWAY = {"kind": "gateway", "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}
 
 
-def make_args(stack: str = "production", raw: dict[str, Any] | None = None) -> ingress.IngressArgs:
+def make_args(stack: str = "production", raw: dict[str, Any] | None = None) -> ingress.RouteSpec:
     config = load_config(stack, {"ingress": raw or {}})
-    return ingress.IngressArgs(config.namespace.name, config.environment, config.ingress, "api", 80)
+    return ingress.RouteSpec(
+        name="api", namespace=config.namespace.name, environment=config.environment, settings=config.ingress,
+        service_name="api",
+    )
 
 
 def test_ingress_routes_the_host_to_the_api_service():
@@ -137,8 +142,7 @@ def test_api_admits_the_configured_controller_only_when_exposed(runs: dict[str, 
 
 def test_the_route_denies_the_private_paths_and_everything_below_them():
     """PathPrefix, not Exact: with Exact, /metrics/x (or /metrics/) would fall through to "/" and the app."""
-    args = ingress.IngressArgs("production", "production", make_args("production", GATEWAY).settings, "api", 80,
-                               private_paths=("/metrics", "/debug"))
+    args = dataclasses.replace(make_args("production", GATEWAY), private_paths=("/metrics", "/debug"))
     denied, public = ingress.http_route_spec(args)["rules"][:-1], ingress.http_route_spec(args)["rules"][-1]
     assert denied == [{"matches": [{"path": {"type": "PathPrefix", "value": "/metrics"}}]},
                       {"matches": [{"path": {"type": "PathPrefix", "value": "/debug"}}]}]

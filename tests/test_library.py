@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 
 import components
-from components.config import ApiConfig, ConfigError, PostgresConfig, load_config, settings
+from components.errors import ConfigError
+from components.profiles import PROFILES
+from components.settings import GROUPS, ApiConfig, PostgresConfig
+from environments import load_config, overrides
 from tools.engine import ROOT
 from tools.library import IMPORT_NAME, install
 
@@ -56,35 +59,59 @@ def test_no_absolute_import_of_the_package_inside_it() -> None:
     """`from components...` works in the repository but not from site-packages."""
     offenders = [
         f"{path.name}:{n}"
-        for path in sorted((ROOT / "components").glob("*.py"))
+        for path in sorted((ROOT / "components").rglob("*.py"))
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if re.match(r"\s*(from|import) components\b", line)
     ]
     assert offenders == []
 
 
-def test_distribution_pins_match_the_program_requirements() -> None:
+def test_distribution_ranges_hold_the_program_pins() -> None:
+    """The wheel declares ranges (a consumer's own pins must resolve); the program's exact pins,
+    what the tests run, lie inside them, and each range stops before the next major version."""
+    from packaging.requirements import Requirement
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = [
-        line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip() and not line.startswith("#")
-    ]
-    assert sorted(project["dependencies"], key=str.lower) == sorted(requirements, key=str.lower)
+    ranges = {Requirement(r).name.lower(): Requirement(r).specifier for r in project["dependencies"]}
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    pins = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    assert set(ranges) == {pin.name.lower() for pin in pins}
+    for pin in pins:
+        (exact,) = pin.specifier
+        assert exact.operator == "==" and exact.version in ranges[pin.name.lower()], pin
+        major = int(exact.version.split(".")[0])
+        assert f"{major + 1}.0" not in ranges[pin.name.lower()] and f"{major}.999999" in ranges[pin.name.lower()], pin
     assert project["version"] == components.__version__
     assert (ROOT / "components" / "py.typed").exists()
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "production", "ephemeral"])
-def test_settings_in_code_are_the_environment_defaults(environment: str) -> None:
+def test_settings_in_code_with_this_programs_choices_are_its_stack_defaults(environment: str) -> None:
     stack = environment if environment != "ephemeral" else "pr-1"
-    config = load_config(stack, {})
-    assert ApiConfig.for_environment(environment) == config.api
-    assert settings(PostgresConfig, environment) == config.postgres
+    config, ours = load_config(stack, {}), overrides(PROFILES[environment], stack)
+    for key, group in GROUPS.items():
+        if key != "namespace":  # its name is the stack's, set by the loader
+            assert group.for_environment(environment, ours.get(key, {})) == getattr(config, key), key
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "production", "ephemeral"])
+def test_the_librarys_defaults_hold_none_of_this_teams_choices(environment: str) -> None:
+    """An outside team gets neutral defaults: no image of ours, no host of ours, and an error until
+    it names its own image."""
+    with pytest.raises(ConfigError, match=r"platform:api\.image: required key is missing"):
+        ApiConfig.for_environment(environment)
+    built = {key: group.model_fields for key, group in GROUPS.items()}
+    defaults = json.dumps({key: GROUPS[key].defaults(PROFILES[environment]) for key in built})
+    for ours in ("example.com", "api-fpc", "myapp", "podinfo"):
+        assert ours not in defaults, ours
+    assert "example.com" in json.dumps(overrides(PROFILES["production"], "production"))  # the check can fail
 
 
 def test_settings_in_code_merge_overrides_like_stack_config() -> None:
-    built = ApiConfig.for_environment("staging", {"replicas": 4, "probes": {"readiness": {"path": "/up"}}})
+    image = {"image": {"repository": "ghcr.io/acme/orders", "tag": "1.2.3"}}
+    built = ApiConfig.for_environment("staging", {**image, "replicas": 4, "probes": {"readiness": {"path": "/up"}}})
     assert (built.replicas, built.probes.readiness.path) == (4, "/up")
-    assert built.probes.liveness == load_config("staging", {}).api.probes.liveness
+    assert built.probes.liveness == ApiConfig.for_environment("staging", image).probes.liveness
 
 
 @pytest.mark.parametrize(
@@ -119,3 +146,33 @@ def test_every_public_class_says_what_it_is() -> None:
         if not doc or doc.startswith(f"{name}("):
             undocumented.append(name)
     assert undocumented == []
+
+
+def test_every_setting_has_a_description_that_help_shows() -> None:
+    """Descriptions are the fields' docstrings: the config reference and help() both show them."""
+    from pydantic import BaseModel
+
+    def models(model: type[BaseModel]) -> list[type[BaseModel]]:
+        nested = [a for f in model.model_fields.values() for a in (f.annotation, *getattr(f.annotation, "__args__", ()))
+                  if isinstance(a, type) and issubclass(a, BaseModel)]
+        return [model, *(m for n in nested for m in models(n))]
+
+    every = {m for group in GROUPS.values() for m in models(group)}
+    assert len(every) >= 20
+    fields = [(m.__name__, name, field) for m in every for name, field in m.model_fields.items()]
+    missing = [f"{model}.{name}" for model, name, field in fields if not (field.description or "").strip()]
+    assert missing == []
+    shown = inspect.getdoc(ApiConfig) or ""
+    assert "metricsPort: The port the app serves metricsPath on" in shown and "image: The app's image" in shown
+
+
+def test_args_are_keyword_only_and_components_list_their_outputs() -> None:
+    args = [components.ApiServiceArgs, components.PostgresArgs, components.RedisArgs, components.IngressArgs,
+            components.MonitoringArgs, components.EnvironmentArgs]
+    for cls in args:
+        params = inspect.signature(cls).parameters.values()
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), cls.__name__
+        assert "Attributes:" in (cls.__doc__ or ""), cls.__name__
+    for component in (components.ApiService, components.Postgres, components.Redis, components.Ingress,
+                      components.Monitoring, components.Environment):
+        assert "Outputs:" in (component.__doc__ or ""), component.__name__

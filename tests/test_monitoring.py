@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import load_config
 from components.monitoring import ASSETS, render_rules, rule_files
+from environments import load_config
 from tests.harness import MOCK_PASSWORD_PREFIX, Registered, Run, run_program
 
 CRD_KINDS = ("ServiceMonitor", "PrometheusRule")

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from components.config import FLOATING_TAGS
 from components.labels import labels
+from components.settings.base import FLOATING_TAGS
 from policy import validators as v
 from policy.validators import Subject
 from tests.harness import Run

@@ -10,9 +10,11 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import ConfigError, load_config
-from components.labels import selector_labels
-from components.postgres import BACKUP_MOUNT, BACKUP_SCRIPT, Postgres, PostgresArgs, statefulset_spec
+from components.errors import ConfigError
+from components.labels import identity_labels, selector_labels
+from components.namespace import NamespaceRef
+from components.postgres import BACKUP_MOUNT, BACKUP_SCRIPT, Postgres, PostgresArgs, PostgresSpec, resolve, statefulset_spec
+from environments import load_config
 from tests.harness import MOCK_PASSWORD_PREFIX, ROOT, Registered, Run, run_program
 
 DATA_KINDS = {"StatefulSet", "Secret", "RandomPassword", "PersistentVolumeClaim"}
@@ -121,7 +123,7 @@ def assert_data_safety(runs: dict[str, Run], app: str) -> None:
     for stack, run in runs.items():
         config = load_config(stack, {})
         children = [r for r in run.resources if r.parent.endswith(f"::{app}")]
-        expected = DATA_KINDS & {r.kind for r in children} if config.production else set()
+        expected = DATA_KINDS & {r.kind for r in children} if config.profile.protect_data else set()
         assert {r.kind for r in children if r.protect} == expected, stack
         spec = statefulset(run, app).spec
         if getattr(config, app).persistence.enabled:
@@ -233,9 +235,10 @@ def test_client_service_is_the_stable_db_host(run: Run) -> None:
 
 def test_only_api_backup_and_monitoring_reach_postgres(run: Run) -> None:
     config = load_config(run.stack, {})
-    expected = [({"podSelector": {"matchLabels": selector_labels("api", run.stack)}}, {5432})]
+    # Each peer is a workload's name AND kind: an ApiService named "postgres-backup" is not the backup job.
+    expected = [({"podSelector": {"matchLabels": identity_labels("api", run.stack, "api")}}, {5432})]
     if config.postgres.backup.enabled:
-        expected.append(({"podSelector": {"matchLabels": selector_labels("postgres-backup", run.stack)}}, {5432}))
+        expected.append(({"podSelector": {"matchLabels": identity_labels("postgres-backup", run.stack, "backup")}}, {5432}))
     if config.monitoring.mode != "off":
         expected.append((monitoring_peer(run), {9187}))
     assert policy_rules(run, "postgres") == expected
@@ -267,6 +270,7 @@ def test_backup_cronjob_in_staging_and_production(runs: dict[str, Run]) -> None:
         egress = run.one("NetworkPolicy", "postgres-backup-policy").spec
         assert egress["podSelector"]["matchLabels"].items() <= labels.items()
         to_postgres = {"podSelector": {"matchLabels": selector_labels("postgres", stack)}}
+        assert egress["podSelector"]["matchLabels"] == identity_labels("postgres-backup", stack, "backup")
         assert egress["egress"] == [{"to": [to_postgres], "ports": [{"protocol": "TCP", "port": 5432}]}]
 
 
@@ -294,12 +298,10 @@ def test_the_restricted_check_catches_a_root_pod(runs: dict[str, Run]) -> None:
 # ---------------------------------------------------------------- pure specs and the backup script
 
 
-def _args(stack: str = "dev", **postgres: Any) -> PostgresArgs:
+def _args(stack: str = "dev", **postgres: Any) -> PostgresSpec:
     config = load_config(stack, {"postgres": postgres})
-    return PostgresArgs(
-        namespace=stack, environment=config.environment, settings=config.postgres,
-        clients=[selector_labels("api", stack)], monitoring_namespace=None, retain_volumes=False,
-    )
+    where = NamespaceRef(name=stack, environment=config.environment)
+    return resolve("postgres", PostgresArgs(environment=where, settings=config.postgres, clients=["api"]))
 
 
 def test_without_persistence_the_data_is_an_emptydir() -> None:
@@ -369,10 +371,13 @@ def mocked() -> None:
 @pulumi.runtime.test
 def test_connection_object(mocked: None) -> pulumi.Output:
     # The instance name is the identity: a Postgres called "pg" serves as host "pg".
-    component = Postgres("pg", _args())
+    component = Postgres("pg", PostgresArgs(environment=NamespaceRef(name="dev", environment="dev"),
+                                            settings=load_config("dev", {}).postgres, clients=["api"]))
     connection = component.connection
     assert (connection.host, connection.port, connection.database, connection.user) == ("pg", 5432, "myapp", "app")
-    assert connection.pod_labels == selector_labels("pg", "dev")
+    assert connection.pod_labels == identity_labels("pg", "dev", "database")
+    assert connection.admits(identity_labels("api", "dev", "api"))
+    assert not connection.admits(identity_labels("api", "dev", "backup"))
     assert list(connection.ready) == [component.statefulset] and connection.password.key == "password"
     assert component.metrics_target is not None and component.metrics_target.port == "metrics"
 

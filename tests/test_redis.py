@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from components.config import ConfigError, load_config
-from components.labels import selector_labels
-from components.redis import DANGEROUS_COMMANDS, RedisArgs, redis_conf, statefulset_spec
+from components.errors import ConfigError
+from components.labels import identity_labels, selector_labels
+from components.namespace import NamespaceRef
+from components.redis import DANGEROUS_COMMANDS, RedisArgs, redis_conf, resolve, statefulset_spec
+from environments import load_config
 from tests.harness import MOCK_PASSWORD_PREFIX, Run, run_program
 from tests.test_postgres import (
     assert_data_safety,
@@ -138,7 +140,7 @@ def test_exporter_sidecar(run: Run) -> None:
 
 
 def test_only_api_and_monitoring_reach_redis(run: Run) -> None:
-    expected = [({"podSelector": {"matchLabels": selector_labels("api", run.stack)}}, {6379})]
+    expected = [({"podSelector": {"matchLabels": identity_labels("api", run.stack, "api")}}, {6379})]
     if load_config(run.stack, {}).monitoring.mode != "off":
         expected.append((monitoring_peer(run), {9121}))
     assert policy_rules(run, "redis") == expected
@@ -169,11 +171,10 @@ def test_redis_conf_follows_config(policy: str) -> None:
 
 
 def test_storage_class_and_retention_from_args() -> None:
-    config = load_config("dev", {"redis": {"persistence": {"enabled": True, "storageClass": "fast"}}})
-    args = RedisArgs(
-        namespace="dev", environment="dev", settings=config.redis, clients=[{"app": "x"}],
-        monitoring_namespace=None, retain_volumes=True,
-    )
+    config = load_config("staging", {"redis": {"persistence": {"enabled": True, "storageClass": "fast"}}})
+    # A staging namespace keeps its volumes.
+    args = resolve("redis", RedisArgs(environment=NamespaceRef(name="dev", environment="staging"), settings=config.redis,
+                                      clients=[{"app": "x"}]))
     spec = statefulset_spec(args, "secret", "config")
     assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast"
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
@@ -185,16 +186,18 @@ def test_storage_class_and_retention_from_args() -> None:
 
 def test_each_data_store_admits_exactly_its_clients_and_monitoring(runs: dict[str, Run]) -> None:
     """Both stores' ingress policies, whole: a wrong protocol or port is no schema error, just a closed door."""
-    def pods(name: str) -> dict:
-        return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "staging"}}}
+    def pods(name: str, component: str | None = None) -> dict:
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "staging"}
+        return {"podSelector": {"matchLabels": labels | ({"app.kubernetes.io/component": component} if component else {})}}
 
     monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
-    for store, port, metrics, clients in (("postgres", 5432, 9187, ["api", "postgres-backup"]), ("redis", 6379, 9121, ["api"])):
+    api, backup = pods("api", "api"), pods("postgres-backup", "backup")
+    for store, port, metrics, clients in (("postgres", 5432, 9187, [api, backup]), ("redis", 6379, 9121, [api])):
         assert runs["staging"].one("NetworkPolicy", f"{store}-policy").spec == {
             "podSelector": pods(store)["podSelector"],
             "policyTypes": ["Ingress"],
             "ingress": [
-                {"from": [pods(c) for c in clients], "ports": [{"protocol": "TCP", "port": port}]},
+                {"from": clients, "ports": [{"protocol": "TCP", "port": port}]},
                 {"from": monitoring, "ports": [{"protocol": "TCP", "port": metrics}]},
             ],
         }

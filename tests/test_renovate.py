@@ -80,8 +80,12 @@ def test_actions_stay_pinned_by_sha() -> None:
     assert rule["pinDigests"] is True
 
 
+# Where image and chart defaults live: each component's settings, and this program's own choices.
+DEFAULTS = [*sorted((ROOT / "components" / "settings").glob("*.py")), ROOT / "environments.py"]
+
+
 def test_every_image_in_the_config_defaults_is_found() -> None:
-    source = (ROOT / "components" / "config.py").read_text()
+    source = "".join(path.read_text() for path in DEFAULTS)
     images = found("Container images")
     assert len(images) == source.count('"repository":') >= 5
     names = {groups["depName"] for _, groups in images}
@@ -91,7 +95,7 @@ def test_every_image_in_the_config_defaults_is_found() -> None:
 
 @pytest.mark.parametrize(("description", "count"), [("kube-prometheus-stack chart", 1), ("fluent-bit", 1)])
 def test_both_chart_versions_are_found(description: str, count: int) -> None:
-    source = (ROOT / "components" / "config.py").read_text()
+    source = "".join(path.read_text() for path in DEFAULTS)
     versions = [groups["currentValue"] for _, groups in found(description)]
     assert len(versions) == count and all(f'"chartVersion": "{v}"' in source for v in versions)
     assert len(found("kube-prometheus-stack chart")) + len(found("fluent-bit")) == source.count('"chartVersion":')

@@ -7,16 +7,14 @@ not refusing everything) and the same value plus "\\n", which must fail naming i
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_config
-from components.labels import with_name
+from components.errors import ConfigError
 from components.validation import parse_quantity
+from environments import load_config
 from policy import validators
-from tests.test_api import make_args
 
 STORE = {"endpoint": "s3.eu-central-1.amazonaws.com", "bucket": "acme-backups", "prefix": "platform/prod/",
          "region": "eu-central-1", "existingSecret": "backup-s3"}
@@ -89,12 +87,6 @@ def test_a_cron_schedule_is_five_fields_and_nothing_else(whitespace: str) -> Non
     """split() would drop the trailing character before the fields were checked."""
     with pytest.raises(ConfigError, match=r"platform:postgres.backup.schedule: .* is not a 5-field cron schedule"):
         load_config("staging", nest("postgres.backup.schedule", "0 3 * * *" + whitespace))
-
-
-def test_an_instance_name_with_a_newline_is_refused() -> None:
-    assert with_name(make_args(), "api").name == "api"
-    with pytest.raises(ConfigError, match=re.escape("instance name 'api\\n': must be 1 to 40")):
-        with_name(make_args(), "api\n")
 
 
 def test_the_policy_does_not_take_a_tag_with_a_newline_for_a_pin() -> None:

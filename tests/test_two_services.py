@@ -89,16 +89,20 @@ def test_object_names_are_unique_per_kind_and_namespace(example: Run) -> None:
     assert len(set(selectors)) == len(WORKLOADS)
 
 
-def test_policies_admit_exactly_the_intended_flows(example: Run) -> None:
-    pods = pod_templates(example)
-    flows = {
+def flows(run: Run) -> set[tuple[str, str, int]]:
+    """(client, server, port) of every connection between two workloads that the policies let through."""
+    pods = pod_templates(run)
+    return {
         (client, server, port)
         for client, (client_labels, _) in pods.items()
         for server, (server_labels, ports) in pods.items()
         for port in ports
-        if client != server and allowed(example, client_labels, server_labels, port)
+        if client != server and allowed(run, client_labels, server_labels, port)
     }
-    assert flows == INTENDED
+
+
+def test_policies_admit_exactly_the_intended_flows(example: Run) -> None:
+    assert flows(example) == INTENDED
 
 
 def test_only_the_monitoring_namespace_scrapes_and_only_metrics(example: Run) -> None:
@@ -141,3 +145,19 @@ def test_rules_and_dashboards_follow_each_instance(example: Run) -> None:
     assert set(boards) == {f"dashboard-{w}" for w in WORKLOADS}
     board = boards["dashboard-worker-cache"].inputs["data"]["worker-cache.json"]
     assert 'job=\\"worker-cache\\"' in board and 'job=\\"redis\\"' not in board
+
+
+def test_a_consumers_components_go_with_the_namespace(example: Run) -> None:
+    """Dev: every component in the namespace is deletedWith it (destroy deletes one object, as fast as
+    `kubectl delete namespace`), runs after it and with the Environment's provider, without the
+    consumer passing any option."""
+    namespace = example.one("Namespace").urn
+    provider = next(r for r in example.resources if r.type == "pulumi:providers:kubernetes")
+    placed = [r for r in example.resources if r.type in ("platform:index:Postgres", "platform:index:Redis",
+                                                           "platform:index:ApiService")]
+    assert len(placed) == 5
+    for component in placed:
+        assert component.deleted_with == namespace, component.name
+        assert any("platform:index:Environment$" in d for d in component.depends_on), component.name
+    for obj in example.kubernetes():
+        assert obj.provider.startswith(provider.urn), obj.name

@@ -16,7 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from components.config import GROUPS, PROJECT, SCALARS, load_config
+from components.config import GROUPS, SCALARS
+from components.errors import PROJECT
+from environments import load_config
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
@@ -54,17 +56,18 @@ def _kind(annotation: Any, metadata: list[Any]) -> str:
     return base + (f" ({', '.join(bounds).replace('ge ', '≥ ').replace('le ', '≤ ')})" if bounds else "")
 
 
-def _leaves(model: type[BaseModel], prefix: str) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(key path, kind, attribute path) for every leaf setting of a model."""
+def _leaves(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(key path, kind, description, attribute path) for every leaf setting of a model."""
     rows = []
     for name, field in model.model_fields.items():
         key = f"{prefix}.{field.alias or name}"
         annotation = field.annotation
         nested = [a for a in (annotation, *typing.get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)]
         if nested and typing.get_origin(annotation) is not tuple:
-            rows += [(k, kind, (name, *path)) for k, kind, path in _leaves(nested[0], key)]
+            rows += [(k, kind, text, (name, *path)) for k, kind, text, path in _leaves(nested[0], key)]
         else:
-            rows.append((key, _kind(annotation, field.metadata), (name,)))
+            text = " ".join((field.description or "").split()).replace("|", "\\|")
+            rows.append((key, _kind(annotation, field.metadata), text, (name,)))
     return rows
 
 
@@ -83,16 +86,17 @@ def _value(config: Any, path: tuple[str, ...]) -> str:
 def table() -> str:
     configs = {column: load_config(stack, {}) for stack, column in COLUMNS.items()}
     lines = [
-        "| key | type | " + " | ".join(COLUMNS.values()) + " |",
-        "|---|---|" + "---|" * len(COLUMNS),
+        "| key | type | description | " + " | ".join(COLUMNS.values()) + " |",
+        "|---|---|---|" + "---|" * len(COLUMNS),
     ]
     for key, default in SCALARS.items():
         value = f"`{default}`" if default else "(from stack name)"
-        lines.append(f"| `{PROJECT}:{key}` | string | " + " | ".join(value for _ in COLUMNS) + " |")
+        about = "dev, staging, production or ephemeral; unset: from the stack name"
+        lines.append(f"| `{PROJECT}:{key}` | string | {about} | " + " | ".join(value for _ in COLUMNS) + " |")
     for group, model in GROUPS.items():
-        for key, kind, path in _leaves(model, f"{PROJECT}:{group}"):
+        for key, kind, text, path in _leaves(model, f"{PROJECT}:{group}"):
             values = [_value(getattr(config, group), path) for config in configs.values()]
-            lines.append(f"| `{key}` | {kind} | " + " | ".join(values) + " |")
+            lines.append(f"| `{key}` | {kind} | {text} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,20 +194,30 @@ def run_program(
     stack: str, overrides: dict[str, Any] | None = None, secret_keys: list[str] | None = None, root: Path = ROOT
 ) -> Run:
     """Run ``__main__.py`` for one stack under mocks; never raises, the error is in ``Run.error``."""
+
+    def program() -> None:
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+    return run_function(stack, program, stack_config(stack, overrides, root), secret_keys)
+
+
+def run_function(
+    stack: str, program: Callable[[], object], config: dict[str, Any] | None = None, secret_keys: list[str] | None = None
+) -> Run:
+    """Run ``program`` (a Pulumi program as a function) under mocks; the error is in ``Run.error``."""
     run = Run(stack=stack)
     settings.ROOT.set(None)  # a fresh root Stack resource for this run
     mocks_ = _Mocks()
     monitor = _Monitor(mocks_)
     pulumi.runtime.set_mocks(mocks_, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    runtime_config.set_all_config(stack_config(stack, overrides, root), secret_keys or [])
-
-    def program() -> None:
-        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
-
+    runtime_config.set_all_config(config or {}, secret_keys or [])
     try:
         from pulumi.runtime.stack import run_pulumi_func
 
-        _sync_await(run_pulumi_func(program))
+        def body() -> None:
+            program()
+
+        _sync_await(run_pulumi_func(body))
         stack_resource = settings.get_root_resource()
         for name, value in (getattr(stack_resource, "outputs", None) or {}).items():
             output = pulumi.Output.from_input(value)

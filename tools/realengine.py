@@ -23,7 +23,7 @@ from tools.engine import ROOT
 TOOLCHAIN = Path(os.environ.get("PLATFORM_TOOLCHAIN_DIR", Path.home() / ".cache" / "platform-toolchain"))
 # The program itself. Stack files are not copied: `stack init` writes each one, with its salt,
 # and write_local_config then adds the repository's config for that stack.
-CODE_FILES = ["Pulumi.yaml", "__main__.py", "components", "monitoring", "requirements.txt"]
+CODE_FILES = ["Pulumi.yaml", "__main__.py", "environments.py", "components", "monitoring", "requirements.txt"]
 # Helm charts cannot be downloaded here: the local cluster runs monitoring in `existing` mode
 # (its CRDs are applied by scripts/local-cluster.sh).
 LOCAL_OVERRIDES: dict[str, Any] = {"platform:monitoring": {"mode": "existing"}}

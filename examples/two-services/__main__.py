@@ -17,63 +17,52 @@ namespace_settings = pc.NamespaceConfig.for_environment(environment, {"name": na
 monitoring = pc.MonitoringConfig.for_environment(environment, {"mode": config.get("monitoringMode") or "existing"})
 scraper = None if monitoring.mode == "off" else monitoring.namespace
 
-provider = pc.kubernetes_provider("kubernetes", pc.ClusterConfig.for_environment(environment))
-env = pc.Environment(
-    "env", pc.EnvironmentArgs(environment, namespace_settings), opts=pulumi.ResourceOptions(providers=[provider])
-)
-in_namespace = pulumi.ResourceOptions(providers=[provider], depends_on=[env])
+env = pc.Environment("env", pc.EnvironmentArgs(
+    environment=environment, settings=namespace_settings,
+    provider=pc.kubernetes_provider("kubernetes", pc.ClusterConfig.for_environment(environment)),
+))
 
-# Each service's pods, by the selector labels of its instance name: the stores admit exactly these.
-api_pods, worker_pods = pc.selector_labels("api", namespace), pc.selector_labels("worker", namespace)
-
-
-def store_args(clients: list[dict[str, str]]) -> dict:
-    return {"namespace": namespace, "environment": environment, "clients": clients,
-            "monitoring_namespace": scraper, "retain_volumes": False}
-
-
-db = pc.Postgres(
-    "db", pc.PostgresArgs(**store_args([api_pods, worker_pods]), settings=pc.PostgresConfig.for_environment(environment)),
-    opts=in_namespace,
-)
+# Each store admits exactly the services named as its clients.
+db = pc.Postgres("db", pc.PostgresArgs(
+    environment=env, settings=pc.PostgresConfig.for_environment(environment), clients=["api", "worker"],
+    monitoring_namespace=scraper,
+))
 caches = {
-    service: pc.Redis(
-        f"{service}-cache",
-        pc.RedisArgs(**store_args([pods]), settings=pc.RedisConfig.for_environment(environment)),
-        opts=in_namespace,
-    )
-    for service, pods in (("api", api_pods), ("worker", worker_pods))
+    service: pc.Redis(f"{service}-cache", pc.RedisArgs(
+        environment=env, settings=pc.RedisConfig.for_environment(environment), clients=[service],
+        monitoring_namespace=scraper,
+    ))
+    for service in ("api", "worker")
 }
 
 # podinfo serves /healthz, /readyz and /metrics; the worker runs another release on another port.
 PODINFO = "ghcr.io/stefanprodan/podinfo"
-api_settings = pc.ApiConfig.for_environment(environment, {"image": {"repository": PODINFO, "tag": "6.7.1"}})
+api_settings = pc.ApiConfig.for_environment(environment, {
+    "image": {"repository": PODINFO, "tag": "6.7.1"},
+    "containerPort": 9898,
+    "metricsPort": 9797,
+    "env": {"PODINFO_PORT_METRICS": "9797"},
+})
 worker_settings = pc.ApiConfig.for_environment(environment, {
     "image": {"repository": PODINFO, "tag": "6.7.0"},
     "containerPort": 8080,
-    "metricsPort": 9798,  # podinfo's private metrics port (the env map replaces the default one whole)
+    "metricsPort": 9798,  # podinfo's private metrics port
     "env": {"PODINFO_PORT": "8080", "PODINFO_PORT_METRICS": "9798"},
     "appName": "worker",
     "probes": {"readiness": {"path": "/readyz", "periodSeconds": 5}, "liveness": {"path": "/healthz", "periodSeconds": 20}},
 })
 services = {
-    name: pc.ApiService(
-        name,
-        pc.ApiServiceArgs(
-            namespace=namespace, environment=environment, settings=settings,
-            database=db.connection, cache=caches[name].connection,
-            ingress_controller=None,  # not exposed: kubectl port-forward
-            monitoring_namespace=scraper,
-        ),
-        opts=in_namespace,
-    )
+    name: pc.ApiService(name, pc.ApiServiceArgs(
+        environment=env, settings=settings, database=db.connection, cache=caches[name].connection,
+        monitoring_namespace=scraper,  # not exposed (no route): kubectl port-forward
+    ))
     for name, settings in (("api", api_settings), ("worker", worker_settings))
 }
 
-targets = [t for t in (*(s.metrics_target for s in services.values()), db.metrics_target,
-                       *(c.metrics_target for c in caches.values())) if t]
-pc.Monitoring("monitoring", pc.MonitoringArgs(environment, env.namespace, monitoring, targets),
-              opts=pulumi.ResourceOptions(providers=[provider]))
+pc.Monitoring("monitoring", pc.MonitoringArgs(
+    environment=env, settings=monitoring,
+    targets=[*(s.metrics_target for s in services.values()), db.metrics_target, *(c.metrics_target for c in caches.values())],
+))
 
 pulumi.export("namespace", env.namespace)
 pulumi.export("urls", {name: s.in_cluster_url for name, s in services.items()})

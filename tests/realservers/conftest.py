@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from components.config import PlatformConfig, load_config
+from components.config import PlatformConfig
+from environments import load_config
 from tests.harness import Run, stack_config
 from tests.realservers.pods import REQUIRED, Node
 
