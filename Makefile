@@ -5,7 +5,7 @@ VENV := venv
 GATES_VENV := .venv-gates
 export PLATFORM_GATES_BIN ?= $(CURDIR)/$(GATES_VENV)/bin
 
-.PHONY: mutation mutation-venv venv gates policy-venv realservers upstream toolchain go-test benchmark test unit lint dev destroy-dev render diff docs benchmark-mocks
+.PHONY: mutation mutation-venv venv gates policy-venv realservers upstream toolchain go-test benchmark test unit lint dev destroy-dev render diff docs benchmark-mocks benchmark-consumer
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -80,10 +80,14 @@ diff: venv
 benchmark: venv toolchain
 	$(VENV)/bin/python -m tools.benchmark
 
+# Destroy of another team's composition (examples/two-services) against kubectl delete namespace.
+benchmark-consumer: venv toolchain
+	$(VENV)/bin/python -m tools.consumerbench
+
 # Mutation testing (tools/mutation.py): mutmut over components/, policy/validators.py and
 # tools/delivery.py with the fast tests, one test process. A benchmark, not part of CI: every
 # mutant takes hours on one core (cached in mutants/, so a re-run tests only changed functions);
-# SAMPLE=30 tests a fixed 1/30 of them, FRESH=1 forgets the cache. Its own venv: mutmut's
+# SAMPLE=40 tests a fixed 1/40 of them, FRESH=1 forgets the cache. Its own venv: mutmut's
 # dependencies (libcst, textual, ...) stay out of the program's.
 MUTATION_VENV := .venv-mutation
 mutation-venv: $(MUTATION_VENV)/.installed

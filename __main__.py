@@ -24,13 +24,18 @@ environment = Environment(
     ),
 )
 # Data layer: only the API pods connect; the monitoring namespace (unless off) scrapes the exporters.
+# Only the Prometheus pods there, by their labels: not Grafana, Alertmanager or a log shipper.
 scraper = None if config.monitoring.mode == "off" else config.monitoring.namespace
+prometheus = config.monitoring.prometheus_pod_labels
 postgres = Postgres(
     "postgres",
-    PostgresArgs(environment=environment, settings=config.postgres, clients=["api"], monitoring_namespace=scraper),
+    PostgresArgs(environment=environment, settings=config.postgres, clients=["api"], monitoring_namespace=scraper,
+                 monitoring_pod_labels=prometheus),
 )
 redis = Redis(
-    "redis", RedisArgs(environment=environment, settings=config.redis, clients=["api"], monitoring_namespace=scraper)
+    "redis",
+    RedisArgs(environment=environment, settings=config.redis, clients=["api"], monitoring_namespace=scraper,
+              monitoring_pod_labels=prometheus),
 )
 
 # The API starts once Postgres and Redis are ready; its route admits the controller and follows from it.
@@ -38,7 +43,7 @@ api = ApiService(
     "api",
     ApiServiceArgs(
         environment=environment, settings=config.api, database=postgres.connection, cache=redis.connection,
-        route=config.ingress, monitoring_namespace=scraper,
+        route=config.ingress, monitoring_namespace=scraper, monitoring_pod_labels=prometheus,
     ),
 )
 ingress = Ingress("ingress", IngressArgs(service=api))

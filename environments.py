@@ -17,6 +17,16 @@ from components.profiles import EnvironmentProfile
 # Per environment: (Postgres volume and its backups, Redis volume).
 VOLUME_SIZES = {"production": ("20Gi", "5Gi"), "staging": ("10Gi", "2Gi")}
 HOSTS = {"staging": "api.staging.example.com", "production": "api.example.com"}
+# Production's public entry: the cluster's shared Gateway (ingress-nginx left maintenance in March 2026);
+# its HTTPS listener holds the certificate, and the API admits that Gateway's own data plane pods.
+# Staging keeps an Ingress (cert-manager, HTTP-01) until its cluster has the Gateway too.
+# Where production copies every dump, off the cluster. The cluster's owners create the Secret backup-s3
+# (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY of a key allowed s3:PutObject on the prefix only) and the
+# bucket's lifecycle rule that expires old dumps (README, Backups and restore).
+OBJECT_STORES = {
+    "production": {"endpoint": "s3.eu-central-1.amazonaws.com", "region": "eu-central-1",
+                   "bucket": "example-platform-backups", "prefix": "platform/production/", "existingSecret": "backup-s3"},
+}
 
 
 def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, Any]]:
@@ -25,7 +35,7 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
     if env.durable:
         # The seed's API (port 8080, /health, /ready, /metrics), its metrics on a private port.
         api: dict[str, Any] = {
-            "image": {"repository": "registry.example.com/platform/api-fpc", "tag": "1.0.0", "pullPolicy": "Always"},
+            "image": {"repository": "registry.example.com/platform/api-fpc", "tag": "1.0.0"},
             "metricsPort": 9090,
             "probes": {
                 "startup": {"path": "/health"},
@@ -37,16 +47,21 @@ def overrides(env: EnvironmentProfile, stack: str) -> Mapping[str, Mapping[str, 
         # Dev and review apps run a public demo image that serves probes and metrics; podinfo opens
         # its private metrics port when PODINFO_PORT_METRICS is set (its --port-metrics).
         api = {
-            "image": {"repository": "ghcr.io/stefanprodan/podinfo", "tag": "6.7.1", "pullPolicy": "Always"},
+            "image": {"repository": "ghcr.io/stefanprodan/podinfo", "tag": "6.7.1"},
             "containerPort": 9898,
             "metricsPort": 9797,
             "env": {"PODINFO_PORT_METRICS": "9797"},
         }
     result: dict[str, Mapping[str, Any]] = {
         "api": {**api, "appName": "api-fpc"},
-        "postgres": {"database": "myapp", "persistence": {"size": postgres_size}, "backup": {"size": postgres_size}},
+        "postgres": {"database": "myapp", "persistence": {"size": postgres_size},
+                     "backup": {"size": postgres_size, **({"objectStore": OBJECT_STORES[env.name]} if env.name in OBJECT_STORES
+                                                           else {})}},
         "redis": {"persistence": {"size": redis_size}},
     }
+    # Staging and production enter through an Ingress. Moving production to a Gateway (ingress.kind
+    # gateway, README) is a migration its cluster's owners prepare (the Gateway serving the host, its
+    # certificate, DNS): a stack file change made on purpose, never a side effect of a merge.
     if env.durable:
         tls = {"enabled": True, "clusterIssuer": "letsencrypt"}
         result["ingress"] = {"kind": "ingress", "host": HOSTS.get(env.name), "tls": tls}

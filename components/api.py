@@ -7,15 +7,16 @@ whose passwords reach the pods only as ``secretKeyRef``s to the Secrets those co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from . import datastore
 from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef, StoreConnection
-from .contracts import of_type, raise_if, require, scraper_problems, sequence_of
+from .contracts import label_set, of_type, raise_if, require, scraper_problems, sequence_of
 from .environment import Where, namespace_of, options_in
 from .labels import API_COMPONENT, SKIP_SERVICE_AWAIT, identity_labels, labels, metadata, selector_labels
 from .namespace import PODS, NamespaceRef
@@ -26,6 +27,7 @@ COMPONENT = API_COMPONENT  # the component label and the rules/dashboard templat
 SERVICE_PORT = 80
 METRICS_PORT_NAME = "metrics"  # the app's private metrics port: no public route points at it
 CONFIG_DIR = "/app/config"
+TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
 DATA_DIR = "/app/data"
 # A justified, per-object Checkov exception (not a global skip): the seed's API reads its
 # passwords from DB_PASSWORD/REDIS_PASSWORD; they arrive by secretKeyRef, never as literals.
@@ -43,6 +45,7 @@ class _Wiring:
     extra_caches: Sequence[RedisConnection] = ()
     route: IngressConfig | None = None
     monitoring_namespace: str | None = None
+    monitoring_pod_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +62,7 @@ class ApiServiceArgs(_Wiring):
         route: how the service is exposed (``IngressConfig``; None: not exposed). Its controller's pods
             are admitted on the app port; pass the service to ``Ingress`` to create the route itself.
         monitoring_namespace: the namespace whose Prometheus may scrape the metrics port (None: nobody).
+        monitoring_pod_labels: the Prometheus pods' labels there (None: every pod of that namespace).
     Every store must run in the same namespace and list this service among its ``clients``.
     """
 
@@ -226,13 +230,11 @@ def container(args: ApiSpec, config_map: pulumi.Input[str]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": args.name,
         "image": s.image.ref,
-        "imagePullPolicy": s.image.pull_policy,
+        "imagePullPolicy": s.image.effective_pull_policy,
         "ports": container_ports(s),
         "env": env_vars(args, config_map),
-        "resources": {
-            "requests": {"cpu": s.resources.requests.cpu, "memory": s.resources.requests.memory},
-            "limits": {"cpu": s.resources.limits.cpu, "memory": s.resources.limits.memory},
-        },
+        # Its /tmp and its logs: the scheduler reserves that disk, the kubelet evicts past it, not the node.
+        "resources": datastore.resources(s.resources, datastore.ephemeral_storage([TMP_VOLUME])),
         "startupProbe": probe(s.probes.startup),
         "livenessProbe": probe(s.probes.liveness),
         "readinessProbe": probe(s.probes.readiness),
@@ -259,7 +261,7 @@ def pod_spec(args: ApiSpec, config_map: pulumi.Input[str]) -> dict[str, Any]:
     s = args.settings
     files = ["config.ini", *s.files]
     volumes: list[dict[str, Any]] = [
-        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        TMP_VOLUME,
         {"name": "config", "configMap": {"name": config_map, "items": [{"key": f, "path": f} for f in files]}},
     ]
     if s.persistence.enabled:
@@ -375,22 +377,26 @@ def ingress_policy_spec(args: ApiSpec) -> dict[str, Any] | None:
         }
         rules.append({"from": [peer], "ports": ports})
     if args.monitoring_namespace:
-        rules.append({"from": [{"namespaceSelector": _namespace_selector(args.monitoring_namespace)}], "ports": metrics_ports})
+        scraper = datastore.scraper_peer(args.monitoring_namespace, args.monitoring_pod_labels)
+        rules.append({"from": [scraper], "ports": metrics_ports})
     if not rules:
         return None  # the namespace's default deny already says "nobody"
     return {"podSelector": {"matchLabels": pod_selector(args)}, "policyTypes": ["Ingress"], "ingress": rules}
 
 
 def egress_policy_spec(args: ApiSpec) -> dict[str, Any]:
-    """The API may reach Postgres and Redis only (DNS is allowed namespace-wide by the Environment)."""
-    return {
-        "podSelector": {"matchLabels": pod_selector(args)},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {"to": [{"podSelector": {"matchLabels": dict(conn.pod_labels)}}], "ports": [{"protocol": "TCP", "port": conn.port}]}
-            for conn in stores(args)
-        ],
-    }
+    """The API may reach its stores, and the API server if it calls it (DNS: allowed namespace-wide by the Environment)."""
+    s = args.settings
+    egress = [
+        {"to": [{"podSelector": {"matchLabels": dict(conn.pod_labels)}}], "ports": [{"protocol": "TCP", "port": conn.port}]}
+        for conn in stores(args)
+    ]
+    if s.kubernetes_api_access:
+        egress.append({
+            "to": [{"ipBlock": {"cidr": cidr}} for cidr in s.kubernetes_api_endpoints],
+            "ports": [{"protocol": "TCP", "port": s.kubernetes_api_port}],
+        })
+    return {"podSelector": {"matchLabels": pod_selector(args)}, "policyTypes": ["Egress"], "egress": egress}
 
 
 def role_rules(args: ApiSpec, config_map: pulumi.Input[str]) -> list[dict[str, Any]]:
@@ -452,11 +458,14 @@ def resolve(name: str, args: ApiServiceArgs) -> tuple[ApiSpec, NamespaceRef]:
     if args.route is not None:
         problems += settings_problems(args.route, IngressConfig, where.profile, f"{at}.route")
     problems += scraper_problems(args.monitoring_namespace, where.name, f"{at}.monitoring_namespace")
+    if args.monitoring_pod_labels is not None:
+        problems += label_set(args.monitoring_pod_labels, f"{at}.monitoring_pod_labels")
     raise_if(problems)
     spec = ApiSpec(
         name=name, namespace=where.name, environment=where.environment, settings=args.settings,
         database=args.database, cache=args.cache, extra_databases=tuple(args.extra_databases),
         extra_caches=tuple(args.extra_caches), route=args.route, monitoring_namespace=args.monitoring_namespace,
+        monitoring_pod_labels=args.monitoring_pod_labels,
     )
     identity = pod_identity(name, where.name)
     used: dict[str, str] = {}

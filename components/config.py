@@ -30,7 +30,7 @@ from .settings import (
     PostgresConfig,
     RedisConfig,
 )
-from .settings.base import Footprint, Group, Model, deep_merge, group_rules, validate_group
+from .settings.base import Footprint, Group, Model, deep_merge, digest_warnings, group_rules, validate_group
 from .settings.namespace import limit_range_problems, quota_problems
 
 # Scalar keys, declared with types in Pulumi.yaml (Pulumi's project schema has no objects).
@@ -143,7 +143,8 @@ def _relations(config: PlatformConfig) -> list[str]:
 
 def config_warnings(config: PlatformConfig) -> list[str]:
     """Settings that are allowed but risky: printed at preview, never an error."""
-    return [w for group in config.groups for w in group.warnings(config.profile)]
+    own = [w for group in config.groups for w in group.warnings(config.profile)]
+    return own + digest_warnings(config.footprint, config.profile)
 
 
 def read_pulumi_config() -> tuple[str, dict[str, Any]]:

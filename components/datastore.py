@@ -50,11 +50,13 @@ class DataStoreArgs:
         clients: who may connect: ApiService instance names in the same namespace (``"orders"``), or
             pod label sets of other workloads. Nothing else reaches the store's port.
         monitoring_namespace: the namespace whose Prometheus may scrape the exporter (None: nobody).
+        monitoring_pod_labels: the Prometheus pods' labels there (None: every pod of that namespace).
     """
 
     environment: Where
     clients: Sequence[str | Mapping[str, str]] = ()
     monitoring_namespace: str | None = None
+    monitoring_pod_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +72,7 @@ class Store:
     environment: str
     clients: tuple[Mapping[str, str], ...] = ()  # the pod label sets let in
     monitoring_namespace: str | None = None  # None: no scraper to let in
+    monitoring_pod_labels: Mapping[str, str] | None = None  # None: any pod of monitoring_namespace
     retain_volumes: bool = False  # keep the PVCs when the StatefulSet goes away
 
     @property
@@ -190,7 +193,7 @@ def container(
     spec: dict[str, Any] = {
         "name": name,
         "image": image.ref,
-        "imagePullPolicy": image.pull_policy,
+        "imagePullPolicy": image.effective_pull_policy,
         "resources": resources(limits, disk),
         "securityContext": container_security_context(),
     }
@@ -211,6 +214,7 @@ def exporter_container(store: Store, settings: Exporter, env: list[dict[str, str
 def pod_spec(store: Store, ids: SecurityIds, grace_seconds: int, priority_class: str | None, **spec: Any) -> dict[str, Any]:
     pod = {
         "securityContext": pod_security_context(ids),
+        "serviceAccountName": store.app,  # its own, not the namespace's shared default
         "automountServiceAccountToken": False,  # neither store calls the Kubernetes API
         "enableServiceLinks": False,  # a Service named postgres would inject POSTGRES_PORT=tcp://...
         "terminationGracePeriodSeconds": grace_seconds,
@@ -271,14 +275,21 @@ def ingress_policy_spec(store: Store, clients: Sequence[Mapping[str, str]], metr
         }
     ]
     if metrics and store.monitoring_namespace:
-        monitoring = {"kubernetes.io/metadata.name": store.monitoring_namespace}
         rules.append(
             {
-                "from": [{"namespaceSelector": {"matchLabels": monitoring}}],
+                "from": [scraper_peer(store.monitoring_namespace, store.monitoring_pod_labels)],
                 "ports": [{"protocol": "TCP", "port": store.metrics_port}],
             }
         )
     return {"podSelector": {"matchLabels": store.selector}, "policyTypes": ["Ingress"], "ingress": rules}
+
+
+def scraper_peer(namespace: str, pod_labels: Mapping[str, str] | None) -> dict[str, Any]:
+    """The Prometheus pods of the monitoring namespace (every pod there when no labels are given)."""
+    peer: dict[str, Any] = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+    if pod_labels:
+        peer["podSelector"] = {"matchLabels": dict(pod_labels)}
+    return peer
 
 
 # ---------------------------------------------------------------- the shared component
@@ -291,6 +302,8 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
     where = namespace_of(args.environment, f"{at}.environment")
     problems = settings_problems(getattr(args, "settings", None), settings_type, where.profile, f"{at}.settings")
     problems += scraper_problems(args.monitoring_namespace, where.name, f"{at}.monitoring_namespace")
+    if args.monitoring_pod_labels is not None:
+        problems += label_set(args.monitoring_pod_labels, f"{at}.monitoring_pod_labels")
     clients: Any = args.clients
     if isinstance(clients, (str, bytes, Mapping)) or not isinstance(clients, Sequence):
         hint = f"; for one client write [{clients!r}]" if isinstance(clients, str) else ""
@@ -313,13 +326,14 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
     raise_if(problems)
     return Store(
         app=name, namespace=where.name, environment=where.environment, clients=tuple(admitted),
-        monitoring_namespace=args.monitoring_namespace, retain_volumes=where.profile.retain_data, **facts,
+        monitoring_namespace=args.monitoring_namespace, monitoring_pod_labels=args.monitoring_pod_labels,
+        retain_volumes=where.profile.retain_data, **facts,
     )
 
 
 def store_names(store: Store, metrics: bool, persistent: bool) -> list[tuple[str, str]]:
     """The Kubernetes names every store creates (the Secret is auto-named)."""
-    result = [(PODS, store.app), ("StatefulSet", store.app), ("NetworkPolicy", store.app)]
+    result = [(PODS, store.app), ("StatefulSet", store.app), ("NetworkPolicy", store.app), ("ServiceAccount", store.app)]
     result += [("Service", meta["name"]) for meta, _ in service_specs(store, metrics).values()]
     if persistent:
         result.append(("PersistentVolumeClaim", f"{DATA_VOLUME}-{store.app}-0"))  # the claim template's claim
@@ -369,9 +383,12 @@ class DataStore(pulumi.ComponentResource):
 
     def _finish(self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]]) -> None:
         name, store = self._name, self._store
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-account", metadata=store.metadata(store.app), automount_service_account_token=False, opts=self._plain
+        )
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset", metadata=store.workload_metadata(store.app),
-            spec=statefulset, opts=self._data,
+            spec=statefulset, opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[account])),
         )
         # After the pod they select is ready (the StatefulSet's await): they carry no await of their own.
         after_pods = pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[self.statefulset]))

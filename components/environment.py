@@ -16,6 +16,10 @@ from .settings import NamespaceConfig
 from .settings.base import settings_problems
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+# The oldest Kubernetes this platform supports (fields it uses: native preStop sleep, 1.30; the schema
+# gate validates every object against 1.31); the Pod Security version enforced in its namespaces.
+MINIMUM_KUBERNETES = "1.31"
+PSA_ENFORCE_VERSION = f"v{MINIMUM_KUBERNETES}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,9 +38,11 @@ class EnvironmentArgs:
 
 def namespace_manifest(args: EnvironmentArgs) -> dict[str, Any]:
     meta_labels = labels("namespace", args.settings.name, "namespace", args.environment)
-    for mode in ("enforce", "audit", "warn"):
+    # Enforce the restricted profile as of the oldest supported Kubernetes: a cluster upgrade never
+    # tightens it under running pods. Audit and warn use the newest, so a tightening shows up first.
+    for mode, version in (("enforce", PSA_ENFORCE_VERSION), ("audit", "latest"), ("warn", "latest")):
         meta_labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
-        meta_labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
+        meta_labels[f"pod-security.kubernetes.io/{mode}-version"] = version
     return {"metadata": {"name": args.settings.name, "labels": meta_labels}}
 
 
@@ -78,22 +84,17 @@ def default_deny_spec() -> dict[str, Any]:
     return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-def dns_egress_spec() -> dict[str, Any]:
-    return {
-        "podSelector": {},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [
-                    {
-                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                    }
-                ],
-                "ports": DNS_PORTS,
-            }
-        ],
-    }
+def dns_egress_spec(args: EnvironmentArgs) -> dict[str, Any]:
+    """DNS for every pod: the cluster DNS pods, and the node-local cache's addresses (NodeLocal DNSCache answers
+    from the node's own network, which no pod selector matches)."""
+    peers: list[dict[str, Any]] = [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+    peers += [{"ipBlock": {"cidr": cidr}} for cidr in args.settings.dns_addresses]
+    return {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": peers, "ports": DNS_PORTS}]}
 
 
 # Names of the objects the Environment itself creates in its namespace.
@@ -162,7 +163,7 @@ class Environment(pulumi.ComponentResource):
             f"{name}-default-deny", metadata=metadata(ns, common, "default-deny"), spec=default_deny_spec(), opts=in_ns
         )
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-dns", metadata=metadata(ns, common, "allow-dns-egress"), spec=dns_egress_spec(), opts=in_ns
+            f"{name}-allow-dns", metadata=metadata(ns, common, "allow-dns-egress"), spec=dns_egress_spec(args), opts=in_ns
         )
         self.register_outputs({"namespace": self.namespace})
 

@@ -121,6 +121,27 @@ def http_route_spec(args: RouteSpec) -> dict[str, Any]:
     return spec
 
 
+# cert-manager's HTTP-01 solver pods: its label, and the port they answer the challenge on.
+ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+ACME_SOLVER_PORT = 8089
+
+
+def acme_solver_policy_spec(args: RouteSpec) -> dict[str, Any]:
+    """The controller's pods may reach cert-manager's HTTP-01 solver pods in the namespace; nothing else does.
+    Without it the namespace's default deny drops the challenge and no certificate is issued or renewed."""
+    controller = args.settings.traffic_source
+    assert controller is not None, "a route of kind ingress has a controller"
+    peer = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": controller.namespace}},
+        "podSelector": {"matchLabels": dict(controller.pod_labels)},
+    }
+    return {
+        "podSelector": {"matchLabels": ACME_SOLVER_LABELS},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [peer], "ports": [{"protocol": "TCP", "port": ACME_SOLVER_PORT}]}],
+    }
+
+
 def resolve(name: str, args: IngressArgs) -> RouteSpec | None:
     """The route of ``args.service``, or None when the service is not exposed (no route, kind none)."""
     require(args, IngressArgs, "Ingress", name)
@@ -139,7 +160,8 @@ def resolve(name: str, args: IngressArgs) -> RouteSpec | None:
 def names(spec: RouteSpec) -> list[tuple[str, str]]:
     kind = "Ingress" if spec.settings.kind == "ingress" else "HTTPRoute"
     secret = [("Secret", tls_secret_name(spec.settings, spec.name))] if spec.settings.tls.enabled and kind == "Ingress" else []
-    return [(kind, spec.name), *secret]
+    solver = [("NetworkPolicy", f"{spec.name}-acme-solver")] if spec.settings.acme_solver else []
+    return [(kind, spec.name), *secret, *solver]
 
 
 class Ingress(pulumi.ComponentResource):
@@ -168,7 +190,12 @@ class Ingress(pulumi.ComponentResource):
             meta: dict[str, Any] = metadata(spec.namespace, meta_labels, spec.name, annotations=ingress_annotations(settings))
             if settings.kind == "ingress":
                 k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta, spec=ingress_spec(spec), opts=child)
-            else:
+            if settings.acme_solver:
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-acme-solver", metadata=metadata(spec.namespace, meta_labels, f"{spec.name}-acme-solver"),
+                    spec=acme_solver_policy_spec(spec), opts=child,
+                )
+            if settings.kind == "gateway":
                 k8s.apiextensions.CustomResource(
                     f"{name}-route",
                     api_version="gateway.networking.k8s.io/v1",

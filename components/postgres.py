@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -38,21 +39,33 @@ mv "{BACKUP_MOUNT}/$stamp.dump.partial" "{BACKUP_MOUNT}/$stamp.dump"
 ls -1 {BACKUP_MOUNT}/*.dump | sort -r | tail -n "+$((KEEP + 1))" | xargs -r rm -f --
 echo "wrote $stamp.dump; $(ls -1 {BACKUP_MOUNT}/*.dump | wc -l) dump(s) kept"
 """
-# The upload step (after the dump, in the AWS CLI image): copy the newest dump to the bucket,
-# then delete all but the newest KEEP there. Any failed command fails the Job (set -e; each
-# listing is assigned before it is used, so a failed `aws` is never hidden inside a pipe).
+# The upload step (after the dump, in the AWS CLI image): copy the newest dump to the bucket.
+# It never deletes: old dumps expire by the bucket's lifecycle rule (README), so the credential
+# needs s3:PutObject only and a stolen one cannot wipe the off-site copies. Keys, when given,
+# are read from the mounted Secret into this shell's environment only (never the pod's env).
 UPLOAD_SCRIPT = f"""set -eu
+if [ -n "${{AWS_ACCESS_KEY_ID_FILE:-}}" ]; then
+  for file in "$AWS_ACCESS_KEY_ID_FILE" "$AWS_SECRET_ACCESS_KEY_FILE"; do
+    [ -s "$file" ] && continue
+    echo "postgres.backup.objectStore.existingSecret: the Secret is missing or has no $(basename "$file")" >&2
+    exit 1
+  done
+  AWS_ACCESS_KEY_ID="$(cat "$AWS_ACCESS_KEY_ID_FILE")"
+  AWS_SECRET_ACCESS_KEY="$(cat "$AWS_SECRET_ACCESS_KEY_FILE")"
+  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+fi
 newest=$(ls -1 {BACKUP_MOUNT}/*.dump | sort | tail -n 1)
 name=$(basename "$newest")
 aws s3 cp --only-show-errors "$newest" "s3://$BUCKET/$PREFIX$name"
-listing=$(aws s3 ls "s3://$BUCKET/$PREFIX")
-for old in $(printf '%s\\n' "$listing" | awk '{{print $4}}' | grep '[.]dump$' | sort -r | tail -n "+$((KEEP + 1))"); do
-  aws s3 rm --only-show-errors "s3://$BUCKET/$PREFIX$old"
-done
 echo "uploaded $name to s3://$BUCKET/$PREFIX"
 """
+CREDENTIALS_VOLUME = "object-store-credentials"
 # Keys the objectStore's existing Secret must hold (the AWS CLI's own variable names).
 OBJECT_STORE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+CREDENTIALS_DIR = "/run/secrets/object-store"
+# Private and link-local ranges: the pod network, Services, the API server, cloud metadata. With no
+# allowedCidrs the upload may reach public addresses only, on the store's port.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +156,12 @@ def backup_cronjob_spec(args: PostgresSpec, secret_name: pulumi.Input[str]) -> M
     volumes, mounts = datastore.empty_dirs(datastore.TMP_SCRATCH)
     backups = {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim(args)}}
     volumes += [backups, datastore.secret_volume(secret_name)]
+    bucket = s.backup.object_store
+    if bucket and bucket.existing_secret:
+        # optional: a missing Secret fails the upload at once, naming the key, instead of holding the pod
+        # in ContainerCreating until the Job's deadline (6 h); the dump on the volume is kept either way.
+        credentials = {"secretName": bucket.existing_secret, "defaultMode": 0o440, "optional": True}
+        volumes.append({"name": CREDENTIALS_VOLUME, "secret": credentials})
     # libpq's own variables: pg_dump needs no arguments and no password on its command line.
     variables = {"PGHOST": pg.app, "PGPORT": str(PORT), "PGDATABASE": s.database, "PGUSER": s.user,
                  "PASSWORD_FILE": pg.password_file, "KEEP": str(s.backup.keep)}
@@ -159,7 +178,8 @@ def backup_cronjob_spec(args: PostgresSpec, secret_name: pulumi.Input[str]) -> M
         # The dump runs first (an init container), the upload only after it succeeded.
         steps = {"initContainers": [container], "containers": [upload_container(args, mounts, disk)]}
     pod = datastore.pod_spec(
-        pg, s.security, 30, s.backup.priority_class_name, restartPolicy="Never", volumes=volumes, **steps
+        pg, s.security, 30, s.backup.priority_class_name, restartPolicy="Never", volumes=volumes,
+        serviceAccountName=backup_name(args), **steps,
     )
     labels = pg.labels(component=BACKUP_COMPONENT) | backup_selector(args)
     return {
@@ -181,23 +201,24 @@ def backup_cronjob_spec(args: PostgresSpec, secret_name: pulumi.Input[str]) -> M
 
 
 def upload_container(args: PostgresSpec, scratch_mounts: list[Manifest], disk: str) -> Manifest:
-    """The AWS CLI copying the new dump off the cluster; credentials by reference to the Secret."""
+    """The AWS CLI copying the new dump off the cluster; its keys (if any) as files of the Secret."""
     s = args.settings
     bucket = s.backup.object_store
     assert bucket is not None
     variables = {
         "AWS_ENDPOINT_URL": bucket.url, "AWS_DEFAULT_REGION": bucket.region, "BUCKET": bucket.bucket,
-        "PREFIX": bucket.prefix, "KEEP": str(s.backup.keep),
+        "PREFIX": bucket.prefix,
         "HOME": "/tmp",  # noqa: S108 - an emptyDir; the CLI keeps its cache under $HOME
     }
-    credentials = [
-        {"name": key, "valueFrom": {"secretKeyRef": {"name": bucket.existing_secret, "key": key}}} for key in OBJECT_STORE_KEYS
-    ]
+    mounts = [{"name": "backups", "mountPath": BACKUP_MOUNT, "readOnly": True}, *scratch_mounts]
+    if bucket.existing_secret:
+        variables |= {f"{key}_FILE": f"{CREDENTIALS_DIR}/{key}" for key in OBJECT_STORE_KEYS}
+        mounts.append({"name": CREDENTIALS_VOLUME, "mountPath": CREDENTIALS_DIR, "readOnly": True})
     return datastore.container(
         "upload", bucket.image, bucket.resources, disk=disk,
         command=["/bin/sh", "-c", UPLOAD_SCRIPT],
-        env=[{"name": k, "value": v} for k, v in variables.items()] + credentials,
-        volumeMounts=[{"name": "backups", "mountPath": BACKUP_MOUNT, "readOnly": True}, *scratch_mounts],
+        env=[{"name": k, "value": v} for k, v in variables.items()],
+        volumeMounts=mounts,
     )
 
 
@@ -208,8 +229,12 @@ def backup_egress_spec(args: PostgresSpec) -> Manifest:
         {"to": [{"podSelector": {"matchLabels": pg.selector}}], "ports": [{"protocol": "TCP", "port": PORT}]}
     ]
     if bucket:
-        # A host name has no fixed address a policy could name: allow its port, to any destination.
-        egress.append({"ports": [{"protocol": "TCP", "port": bucket.effective_port}]})
+        # A NetworkPolicy names addresses, never host names (the store's name resolves to addresses that
+        # change): the configured ranges, or else any public address but never the cluster's private ones.
+        blocks: list[dict[str, Any]] = [{"cidr": c} for c in bucket.allowed_cidrs] or [
+            {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}
+        ]
+        egress.append({"to": [{"ipBlock": b} for b in blocks], "ports": [{"protocol": "TCP", "port": bucket.effective_port}]})
     return {"podSelector": {"matchLabels": backup_selector(args)}, "policyTypes": ["Egress"], "egress": egress}
 
 
@@ -218,7 +243,8 @@ def names(args: PostgresSpec) -> list[tuple[str, str]]:
     result = datastore.store_names(args.store, s.metrics.enabled, s.persistence.enabled)
     if s.backup.enabled:
         backup = backup_name(args)
-        result += [(PODS, backup), ("CronJob", backup), ("NetworkPolicy", backup), ("PersistentVolumeClaim", backup_claim(args))]
+        result += [(PODS, backup), ("CronJob", backup), ("NetworkPolicy", backup), ("PersistentVolumeClaim", backup_claim(args)),
+                   ("ServiceAccount", backup)]
     return result
 
 
@@ -250,6 +276,13 @@ class Postgres(DataStore):
         self._finish(statefulset_spec(spec, self.secret_name), s.metrics.enabled, backup_clients)
 
         if s.backup.enabled:
+            # Its own identity, never the namespace's default: ready for workload identity, no token.
+            annotations = dict(s.backup.object_store.service_account_annotations) if s.backup.object_store else {}
+            account = k8s.core.v1.ServiceAccount(
+                f"{name}-backup-account",
+                metadata={**pg.metadata(backup_name(spec), "backup"), **({"annotations": annotations} if annotations else {})},
+                automount_service_account_token=False, opts=self._plain,
+            )
             claim = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-backups", metadata=pg.metadata(backup_claim(spec), "backup"), spec=backup_claim_spec(spec),
                 opts=self._data,
@@ -257,7 +290,9 @@ class Postgres(DataStore):
             k8s.batch.v1.CronJob(
                 f"{name}-backup", metadata=pg.workload_metadata(backup_name(spec), "backup"),
                 spec=backup_cronjob_spec(spec, self.secret_name),
-                opts=pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[claim, self.statefulset])),
+                opts=pulumi.ResourceOptions.merge(
+                    self._plain, pulumi.ResourceOptions(depends_on=[claim, account, self.statefulset])
+                ),
             )
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-backup-policy", metadata=pg.metadata(backup_name(spec), "backup"), spec=backup_egress_spec(spec),

@@ -65,6 +65,8 @@ def redis_conf(settings: RedisConfig, secret_dir: str) -> str:
         # Every write logged, fsync once a second: at most a second of writes lost on a crash.
         "appendonly yes",
         "appendfsync everysec",
+        # No RDB snapshots besides the AOF: each would fork (copy-on-write) for nothing the AOF lacks.
+        'save ""',
         # Deliberate limits: Redis defaults to no maxmemory and `noeviction`.
         f"maxmemory {int(parse_quantity(settings.maxmemory))}",
         f"maxmemory-policy {settings.maxmemory_policy}",

@@ -109,8 +109,10 @@ def test_restricted_security_context_with_writable_tmp():
 
 def test_requests_limits_and_pull_policy():
     c = container_of(api.deployment_spec(make_args(), "cm"))
-    assert c["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
-    assert c["imagePullPolicy"] == "Always"
+    # Issue 23: its /tmp (64Mi) and its logs (64Mi) are reserved and bounded like the data pods'.
+    assert c["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "128Mi"},
+                              "limits": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "128Mi"}}
+    assert c["imagePullPolicy"] == "Always"  # a tag without a digest
 
 
 def test_digest_is_used_when_configured():
@@ -213,7 +215,7 @@ def test_pdb_allows_evicting_unhealthy_pods():
 
 
 def test_ingress_policy_admits_the_controller_and_monitoring_only():
-    policy = api.ingress_policy_spec(make_args("production"))
+    policy = api.ingress_policy_spec(make_args("staging"))
     assert policy is not None
     controller, monitoring = policy["ingress"]
     assert controller["from"] == [{
@@ -348,13 +350,27 @@ def test_rejected_api_config_registers_nothing():
 
 
 def test_kubernetes_api_access_adds_a_named_get_only_role():
-    run = run_program("dev", {"api": {"kubernetesApiAccess": True}})
+    run = run_program("dev", {"api": {"kubernetesApiAccess": True, "kubernetesApiEndpoints": ["172.18.0.2/32"]}})
     assert run.error is None, run.error
     role = run.one("Role", "api-role")
     assert all(rule["verbs"] == ["get"] and rule["resourceNames"] for rule in role.inputs["rules"])
     binding = run.one("RoleBinding", "api-role-binding")
     assert binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "api", "namespace": "dev"}]
     assert run.one("Deployment", "api-deployment").spec["template"]["spec"]["automountServiceAccountToken"] is True
+
+
+def test_kubernetes_api_access_reaches_the_api_server_or_is_refused():
+    """Issue 23: a token and a Role, but the egress policy dropped every call to the API server."""
+    with pytest.raises(ConfigError, match=r"platform:api.kubernetesApiEndpoints: api.kubernetesApiAccess needs"):
+        load_config("dev", {"api": {"kubernetesApiAccess": True}})
+    raw = {"api": {"kubernetesApiAccess": True, "kubernetesApiEndpoints": ["172.18.0.2/32"], "kubernetesApiPort": 6443}}
+    run = run_program("dev", raw)
+    assert run.error is None, run.error
+    rules = run.one("NetworkPolicy", "api-allow-egress").spec["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "172.18.0.2/32"}}], "ports": [{"protocol": "TCP", "port": 6443}]} in rules
+    # Without access, the API server stays out of reach.
+    plain = run_program("dev").one("NetworkPolicy", "api-allow-egress").spec["egress"]
+    assert not [rule for rule in plain if any("ipBlock" in peer for peer in rule["to"])]
 
 
 # ---------------------------------------------------------------- instances and extra stores
@@ -415,7 +431,7 @@ def test_hpa_metrics_and_scale_down_are_spelled_as_the_api_wants():
 
 
 def test_the_role_binding_binds_the_instance_role_to_its_account():
-    run = run_program("dev", {"api": {"kubernetesApiAccess": True}})
+    run = run_program("dev", {"api": {"kubernetesApiAccess": True, "kubernetesApiEndpoints": ["172.18.0.2/32"]}})
     assert run.error is None, run.error
     binding = run.one("RoleBinding", "api-role-binding")
     assert binding.metadata["name"] == "api" == run.one("Role", "api-role").metadata["name"]

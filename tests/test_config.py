@@ -345,12 +345,12 @@ def test_settings_merge_but_label_maps_replace_the_default() -> None:
     config = load_config(
         "staging",
         {
-            "ingress": {"controller": {"podLabels": {"app": "traefik"}}},
+            "ingress": {"host": "api.example.org"},
             "monitoring": {"selectorLabels": {"prometheus": "shared"}},
         },
     )
-    assert config.ingress.controller.pod_labels == {"app": "traefik"}
-    assert config.ingress.controller.namespace == "ingress-nginx"  # the sibling setting keeps its default
+    assert config.ingress.host == "api.example.org"
+    assert config.ingress.tls.cluster_issuer == "letsencrypt"  # the sibling setting keeps its default
     assert config.monitoring.selector_labels == {"prometheus": "shared"}
     assert config.api.resources.limits.memory == "512Mi"  # nested settings still merge
 

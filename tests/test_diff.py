@@ -149,7 +149,9 @@ def test_the_command_renders_a_git_ref_against_the_working_tree():
     """HEAD versus the working tree through a temporary worktree: no cluster, no backend, no secrets."""
     result = diff_cli("--base", "HEAD", "--stack", "dev", "--format", "markdown")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("## Rendered changes") and "### `dev`" in result.stdout
+    # The data-safety summary opens the comment (tests/test_datasafety.py), then the diff.
+    assert result.stdout.startswith("#### :white_check_mark: Data safety of `dev`"), result.stdout[:300]
+    assert "\n## Rendered changes" in result.stdout and "### `dev`" in result.stdout
     worktrees = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "platform-diff-" not in worktrees, "the temporary worktree was left behind"
 
@@ -162,6 +164,7 @@ def test_the_command_compares_rendered_directories(tmp_path: Path):
     result = diff_cli("--dirs", str(tmp_path / "old"), str(tmp_path / "new"))
     assert result.returncode == 0, result.stderr
     assert "!! StatefulSet dev/postgres: REPLACED (data-bearing" in result.stdout
+    assert "- **StatefulSet** `dev/postgres`: REPLACED (an immutable field changed" in result.stdout
 
 
 def test_help():

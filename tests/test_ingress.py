@@ -24,16 +24,16 @@ def make_args(stack: str = "production", raw: dict[str, Any] | None = None) -> i
 
 
 def test_ingress_routes_the_host_to_the_api_service():
-    spec = ingress.ingress_spec(make_args("production"))
+    spec = ingress.ingress_spec(make_args("staging"))
     assert spec["ingressClassName"] == "nginx"
     (rule,) = spec["rules"]
-    assert rule["host"] == "api.example.com"
+    assert rule["host"] == "api.staging.example.com"
     assert rule["http"]["paths"] == [
         {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "api", "port": {"number": 80}}}}
     ]
 
 
-@pytest.mark.parametrize("stack", ["staging", "production"])
+@pytest.mark.parametrize("stack", ["staging"])
 def test_tls_through_cert_manager_where_there_is_a_host(stack: str):
     args = make_args(stack)
     assert ingress.ingress_spec(args)["tls"] == [{"hosts": [args.settings.host], "secretName": "api-tls"}]
@@ -83,7 +83,7 @@ def test_gateway_route_has_the_same_host_and_backend():
         ({"annotations": {"nginx.ingress.kubernetes.io/server-snippet": "lua"}}, "snippet annotations are not allowed"),
         ({"annotations": {"bad key!": "x"}}, "is not a Kubernetes label key"),
         ({"kind": "gateway", "gateway": {"name": "public", "namespace": "gateways"}}, "gateway.sectionName"),
-        ({"kind": "gateway"}, "needs 'gateway: {name, namespace}'"),
+        ({"kind": "gateway", "gateway": None}, "needs 'gateway: {name, namespace}'"),
         ({"host": None}, "tls.enabled needs a 'host'"),
     ],
 )
@@ -131,9 +131,11 @@ def test_api_admits_the_configured_controller_only_when_exposed(runs: dict[str, 
         policy = run.one("NetworkPolicy", "api-allow-ingress")
         return [peer for rule in policy.spec["ingress"] for peer in rule["from"]]
 
-    namespaces = [p["namespaceSelector"]["matchLabels"] for p in sources(runs["production"])]
+    namespaces = [p["namespaceSelector"]["matchLabels"] for p in sources(runs["staging"])]
     assert {"kubernetes.io/metadata.name": "ingress-nginx"} in namespaces
-    assert all("podSelector" not in p for p in sources(runs["dev"]))  # dev: port-forward, no controller
+    # dev: port-forward, no controller; only Prometheus, from the monitoring namespace.
+    dev = [p["namespaceSelector"]["matchLabels"] for p in sources(runs["dev"])]
+    assert dev == [{"kubernetes.io/metadata.name": "monitoring"}]
     custom = run_program("staging", {"ingress": {"controller": {"namespace": "traefik", "podLabels": {"app": "traefik"}}}})
     assert custom.error is None, custom.error
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}},

@@ -117,7 +117,8 @@ def test_settings_in_code_merge_overrides_like_stack_config() -> None:
 @pytest.mark.parametrize(
     ("environment", "overrides"),
     [
-        ("production", {"persistence": {"enabled": False}}),  # an environment rule
+        # An environment rule (the library's production has no bucket: the risk accepted by name here).
+        ("production", {"persistence": {"enabled": False}, "backup": {"acknowledgeNoOffClusterCopy": True}}),
         ("dev", {"persistence": {"size": "5GB"}}),  # a field rule
         ("dev", {"replcias": 2}),  # an unknown key
         ("dev", {"password": "hunter2"}),  # no secrets in settings either

@@ -53,8 +53,7 @@ def secret_name(run: Run, app: str) -> str:
 
 def secret_dir(run: Run, app: str, pod_spec: dict[str, Any], container_spec: dict[str, Any]) -> str:
     """Where the container reads the store's Secret as files; never as env vars."""
-    (volume,) = [v for v in pod_spec["volumes"] if "secret" in v]
-    assert volume["secret"]["secretName"] == secret_name(run, app)
+    (volume,) = [v for v in pod_spec["volumes"] if v.get("secret", {}).get("secretName") == secret_name(run, app)]
     assert not [e for e in container_spec.get("env", []) if "valueFrom" in e], "secrets as files, not env vars"
     return next(path for path, name in mounts(container_spec).items() if name == volume["name"])
 
@@ -108,8 +107,10 @@ def policy_rules(run: Run, app: str) -> list[tuple[dict[str, Any], set[int]]]:
 
 
 def monitoring_peer(run: Run) -> dict[str, Any]:
-    namespace = load_config(run.stack, {}).monitoring.namespace
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+    monitoring = load_config(run.stack, {}).monitoring
+    # Only the Prometheus pods of that namespace (issue 23: not Grafana, Alertmanager or a log shipper).
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring.namespace}},
+            "podSelector": {"matchLabels": monitoring.prometheus_pod_labels}}
 
 
 def assert_only_the_uid_exception(resource: Registered) -> None:
@@ -255,7 +256,8 @@ def test_backup_cronjob_in_staging_and_production(runs: dict[str, Run]) -> None:
         assert cron["schedule"] == config.backup.schedule and cron["concurrencyPolicy"] == "Forbid"
         job_pod = cron["jobTemplate"]["spec"]["template"]["spec"]
         assert_restricted_pod(job_pod, 70, 70)
-        dump = container(job_pod, "pg-dump")
+        # With an objectStore (production) the dump is the init container, the upload follows it.
+        (dump,) = [c for c in job_pod.get("initContainers", job_pod["containers"]) if c["name"] == "pg-dump"]
         script = dump["command"][-1]
         assert "pg_dump --format=custom" in script
         variables = env(dump)
@@ -271,7 +273,8 @@ def test_backup_cronjob_in_staging_and_production(runs: dict[str, Run]) -> None:
         assert egress["podSelector"]["matchLabels"].items() <= labels.items()
         to_postgres = {"podSelector": {"matchLabels": selector_labels("postgres", stack)}}
         assert egress["podSelector"]["matchLabels"] == identity_labels("postgres-backup", stack, "backup")
-        assert egress["egress"] == [{"to": [to_postgres], "ports": [{"protocol": "TCP", "port": 5432}]}]
+        assert egress["egress"][0] == {"to": [to_postgres], "ports": [{"protocol": "TCP", "port": 5432}]}
+        assert len(egress["egress"]) == (2 if config.backup.object_store else 1)
 
 
 # ---------------------------------------------------------------- rules that must fail

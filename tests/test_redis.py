@@ -10,6 +10,7 @@ from components.errors import ConfigError
 from components.labels import identity_labels, selector_labels
 from components.namespace import NamespaceRef
 from components.redis import DANGEROUS_COMMANDS, RedisArgs, redis_conf, resolve, statefulset_spec
+from components.validation import parse_quantity
 from environments import load_config
 from tests.harness import MOCK_PASSWORD_PREFIX, Run, run_program
 from tests.test_postgres import (
@@ -90,7 +91,10 @@ def test_aof_and_deliberate_memory_limits(run: Run) -> None:
     text = conf(run)
     assert "appendonly yes\n" in text and "appendfsync everysec\n" in text
     assert f"maxmemory-policy {config.maxmemory_policy}\n" in text
-    assert {"128Mi": "maxmemory 134217728\n", "256Mi": "maxmemory 268435456\n"}[config.maxmemory] in text
+    assert {"96Mi": "maxmemory 100663296\n", "256Mi": "maxmemory 268435456\n"}[config.maxmemory] in text
+    # Issue 23: no RDB snapshots beside the AOF (each forks), and room for the AOF rewrite's fork.
+    assert 'save ""\n' in text
+    assert parse_quantity(config.maxmemory) * 2 <= parse_quantity(config.resources.limits.memory)
 
 
 def test_dangerous_commands_disabled_in_production_only(runs: dict[str, Run]) -> None:
@@ -164,9 +168,9 @@ def test_production_redis_without_persistence_is_rejected() -> None:
 
 @pytest.mark.parametrize("policy", ["noeviction", "volatile-ttl"])
 def test_redis_conf_follows_config(policy: str) -> None:
-    config = load_config("dev", {"redis": {"maxmemory": "100Mi", "maxmemoryPolicy": policy, "disableDangerousCommands": True}})
+    config = load_config("dev", {"redis": {"maxmemory": "90Mi", "maxmemoryPolicy": policy, "disableDangerousCommands": True}})
     text = redis_conf(config.redis, "/run/secrets/redis")
-    assert f"maxmemory {100 * 2**20}\n" in text and f"maxmemory-policy {policy}\n" in text
+    assert f"maxmemory {90 * 2**20}\n" in text and f"maxmemory-policy {policy}\n" in text
     assert all(f'rename-command {c} ""\n' in text for c in DANGEROUS_COMMANDS)
 
 
@@ -190,7 +194,8 @@ def test_each_data_store_admits_exactly_its_clients_and_monitoring(runs: dict[st
         labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "staging"}
         return {"podSelector": {"matchLabels": labels | ({"app.kubernetes.io/component": component} if component else {})}}
 
-    monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                   "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]
     api, backup = pods("api", "api"), pods("postgres-backup", "backup")
     for store, port, metrics, clients in (("postgres", 5432, 9187, [api, backup]), ("redis", 6379, 9121, [api])):
         assert runs["staging"].one("NetworkPolicy", f"{store}-policy").spec == {

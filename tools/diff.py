@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from tools import datasafety
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = "production"
 MASK = "<masked>"
@@ -95,31 +97,8 @@ def load(directory: Path) -> dict[str, Manifests]:
     return stacks
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Leaf paths; list items with a unique name are addressed by it (``containers[api].image``)."""
-    if isinstance(value, dict) and value:
-        items = [(f"{prefix}.{key}" if prefix else str(key), child) for key, child in value.items()]
-    elif isinstance(value, list) and value:
-        names = [_item_name(item) for item in value]
-        by_name = None not in names and len(set(names)) == len(names)
-        items = [(f"{prefix}[{name if by_name else i}]", child) for i, (name, child) in enumerate(zip(names, value, strict=True))]
-    else:
-        return {prefix: value}
-    flat: dict[str, Any] = {}
-    for path, child in items:
-        flat.update(flatten(child, path))
-    return flat
-
-
-def _item_name(item: Any) -> Any:
-    """A list item's identity: its ``name`` (containers, env, ports) or ``metadata.name`` (volumeClaimTemplates)."""
-    if not isinstance(item, dict):
-        return None
-    return item.get("name") or (item.get("metadata") or {}).get("name")
-
-
 def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    before, after = flatten(old), flatten(new)
+    before, after = datasafety.flat(old), datasafety.flat(new)
     return [
         Change(path, before.get(path, MISSING), after.get(path, MISSING))
         for path in sorted(set(before) | set(after))
@@ -163,6 +142,21 @@ def diff_objects(key: str, old: dict[str, Any] | None, new: dict[str, Any] | Non
 def diff_stack(stack: str, old: Manifests, new: Manifests) -> StackDiff:
     found = (diff_objects(key, old.get(key), new.get(key)) for key in sorted(set(old) | set(new)))
     return StackDiff(stack, [obj for obj in found if obj is not None])
+
+
+def safety(old: Path, new: Path, diffs: list[StackDiff]) -> str:
+    """The data-safety summary of every stack (tools/datasafety.py), for the top of the PR comment:
+    what a pull request from a fork, which gets no preview, can still be told."""
+    before, after = load(old), load(new)
+    out = []
+    for stack in diffs:
+        if stack.error:
+            out.append(datasafety.markdown(stack.stack, None, "", f"The render failed: {stack.error}"))
+            continue
+        replaced = [obj.key for obj in stack.objects if any(flag.startswith("REPLACED") for flag in obj.flags)]
+        found = datasafety.from_manifests(before.get(stack.stack, {}), after.get(stack.stack, {}), replaced)
+        out.append(datasafety.markdown(stack.stack, found, "from the offline render"))
+    return "\n".join(out)
 
 
 def diff_dirs(old: Path, new: Path, stacks: list[str] | None = None, errors: dict[str, str] | None = None) -> list[StackDiff]:
@@ -309,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             head = render_ref(args.head, new, args.stack, scratch) if args.head else render_tree(ROOT, new, args.stack)
             errors.update({stack: f"head: {error}" for stack, error in head.items()})
         diffs = diff_dirs(old, new, args.stack, errors)
-    print(markdown_report(diffs) if args.format == "markdown" else text_report(diffs), end="")
+        safety_md = safety(old, new, diffs)
+    print(safety_md + "\n" + (markdown_report(diffs) if args.format == "markdown" else text_report(diffs)), end="")
     return 0
 
 

@@ -11,6 +11,7 @@ from ..errors import PROJECT
 from ..profiles import EnvironmentProfile
 from ..validation import EnvName, HttpPath, Percent, Port, PriorityClassName
 from .base import (
+    Cidr,
     Container,
     Footprint,
     Group,
@@ -113,7 +114,12 @@ class ApiConfig(Group):
     security: SecurityIds
     """The UID/GID the app runs as."""
     kubernetes_api_access: bool = False
-    """Mount a ServiceAccount token and grant get on its own ConfigMap and Secrets."""
+    """Mount a ServiceAccount token and grant get on its own ConfigMap and Secrets (needs kubernetesApiEndpoints)."""
+    kubernetes_api_endpoints: list[Cidr] = Field(default_factory=list)
+    """The API server's addresses the pods may reach (network policies see the endpoints, not the Service's
+    ClusterIP): `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`."""
+    kubernetes_api_port: Port = 443
+    """The API server's endpoint port (the same command shows it; 6443 on kubeadm clusters)."""
     termination_grace_period_seconds: int = Field(ge=1, le=600)
     """Seconds between SIGTERM and SIGKILL."""
     pre_stop_sleep_seconds: int = Field(ge=0, le=120)
@@ -218,6 +224,12 @@ class ApiConfig(Group):
             problems.append(
                 f"{PROJECT}:api.persistence: a ReadWriteOnce volume cannot be shared by {self.max_pods} API pods; "
                 "use accessMode ReadWriteMany, or one replica without autoscaling"
+            )
+        if self.kubernetes_api_access and not self.kubernetes_api_endpoints:
+            problems.append(
+                f"{PROJECT}:api.kubernetesApiEndpoints: api.kubernetesApiAccess needs the API server's addresses, or "
+                "the namespace's default deny drops every call; list them (kubectl get endpointslices -n default "
+                "-l kubernetes.io/service-name=kubernetes) as CIDRs (10.0.0.5/32)"
             )
         if env.strict and self.min_pods < 2:
             problems.append(

@@ -10,12 +10,13 @@ so rules that span groups iterate over whatever groups exist and nothing lists t
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..errors import PROJECT, ConfigError
@@ -33,6 +34,16 @@ from ..validation import (
     parse_quantity,
 )
 
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address range in CIDR notation (10.0.0.0/8, 203.0.113.7/32)") from None
+
+
+# An address range a NetworkPolicy ipBlock can name.
+Cidr = Annotated[str, AfterValidator(_cidr)]
 # Tags that move: a production rollout must name what it runs.
 FLOATING_TAGS = {"latest", "stable", "main", "master", "edge", "dev", "nightly"}
 # Config keys that would hold a secret; this project generates its secrets instead.
@@ -102,8 +113,9 @@ class Image(Model):
     """A version tag; production refuses moving tags such as latest."""
     digest: ImageDigest | None = None
     """sha256:<64 hex>; with a tag, the digest is what runs."""
-    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
-    """When the kubelet pulls the image."""
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] | None = None
+    """When the kubelet pulls the image; unset: IfNotPresent with a digest (its content cannot change, and a
+    rescheduled pod starts without the registry), Always with only a tag (a re-pushed tag runs everywhere)."""
 
     @model_validator(mode="after")
     def _pinned_somehow(self) -> Image:
@@ -115,6 +127,10 @@ class Image(Model):
     def ref(self) -> str:
         ref = self.repository + (f":{self.tag}" if self.tag else "")
         return ref + (f"@{self.digest}" if self.digest else "")
+
+    @property
+    def effective_pull_policy(self) -> str:
+        return self.pull_policy or ("IfNotPresent" if self.digest else "Always")
 
     @property
     def floating(self) -> bool:
@@ -340,18 +356,20 @@ def build_group(model: type[Group], env: EnvironmentProfile, merged: Mapping[str
     return group
 
 
-def guaranteed_memory(footprint: Footprint, env: EnvironmentProfile) -> list[str]:
-    """Where the profile says so, every container of a data pod requests the memory it may use. A pod
-    whose usage exceeds its requests is evicted first under node memory pressure: a database outage."""
+def guaranteed_data_pods(footprint: Footprint, env: EnvironmentProfile) -> list[str]:
+    """Where the profile says so, every container of a data pod requests the CPU and memory it may
+    use: the pod is then Guaranteed. A pod whose usage exceeds its requests is evicted first under
+    node memory pressure, and a Burstable pod's OOM score ranks it near best-effort ones."""
     if not env.guaranteed_data_memory:
         return []
     return [
-        f"{PROJECT}:{c.key}.resources.requests.memory: {c.resources.requests.memory} must equal "
-        f"{c.key}.resources.limits.memory {c.resources.limits.memory} "
-        f"in {env.name}, so node memory pressure never evicts the data store first"
+        f"{PROJECT}:{c.key}.resources.requests.{kind}: {getattr(c.resources.requests, kind)} must equal "
+        f"{c.key}.resources.limits.{kind} {getattr(c.resources.limits, kind)} "
+        f"in {env.name}, so the data pod is Guaranteed and node pressure never evicts or OOM-kills it first"
         for w in footprint.workloads if w.data
         for c in w.containers
-        if parse_quantity(c.resources.requests.memory) != parse_quantity(c.resources.limits.memory)
+        for kind in ("memory", "cpu")
+        if parse_quantity(getattr(c.resources.requests, kind)) != parse_quantity(getattr(c.resources.limits, kind))
     ]
 
 
@@ -366,10 +384,22 @@ def pinned_images(footprint: Footprint, env: EnvironmentProfile) -> list[str]:
     ]
 
 
+def digest_warnings(footprint: Footprint, env: EnvironmentProfile) -> list[str]:
+    """Where the profile is strict, images without a digest: a re-pushed tag would change what runs with no
+    diff. A warning, not a rule: digests come from the registry (Renovate keeps them beside the tags)."""
+    keys = [f"{key}.digest" for key, image in footprint.images.items() if env.strict and not image.digest]
+    if not keys:
+        return []
+    return [
+        f"{PROJECT}:{keys[0]}: {env.name} runs images by tag only ({', '.join(keys)}); a re-pushed tag changes "
+        "what runs without a diff. Pin each by digest (then pulled IfNotPresent)"
+    ]
+
+
 def group_rules(group: Group, env: EnvironmentProfile) -> list[str]:
     """A group's own rules, and the house rules over what it runs."""
     footprint = group.footprint()
-    return group.rules(env) + guaranteed_memory(footprint, env) + pinned_images(footprint, env)
+    return group.rules(env) + guaranteed_data_pods(footprint, env) + pinned_images(footprint, env)
 
 
 def settings_problems(value: Any, expected: type[Group], env: EnvironmentProfile, argument: str) -> list[str]:

@@ -10,6 +10,11 @@ from ..profiles import EnvironmentProfile
 from ..validation import DnsLabel, Hostname, LabelKey, LabelValue
 from .base import Group, Model
 
+# The controller of kind ingress unless `controller` says otherwise.
+INGRESS_NGINX = {"namespace": "ingress-nginx", "podLabels": {"app.kubernetes.io/name": "ingress-nginx"}}
+# The label in-cluster Gateway implementations put on the data plane they deploy for a Gateway (GEP-1762).
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+
 
 class Tls(Model):
     """HTTPS for the route."""
@@ -20,6 +25,10 @@ class Tls(Model):
     """The cert-manager ClusterIssuer that issues the Ingress's certificate."""
     secret_name: DnsLabel | None = None
     """The certificate's Secret; unset: <service>-tls."""
+    acme_http01: bool = True
+    """The clusterIssuer solves ACME HTTP-01 challenges (kind ingress): the controller's pods may reach the solver
+    pods cert-manager starts in the namespace (port 8089) through the namespace's default deny. false: a DNS-01
+    issuer, nothing opened."""
 
 
 class IngressController(Model):
@@ -57,8 +66,11 @@ class IngressConfig(Group):
     """HTTPS."""
     annotations: dict[LabelKey, str] = Field(default_factory=dict)
     """Controller-specific extras (rate limits, body size, timeouts) on the Ingress/HTTPRoute."""
-    controller: IngressController
-    """The pods that forward public traffic to the service."""
+    controller: IngressController | None = None
+    """The pods that forward public traffic to the service; unset: ingress-nginx's (kind ingress), or the Gateway's
+    own data plane (kind gateway): pods labelled gateway.networking.k8s.io/gateway-name=<gateway.name> in the
+    Gateway's namespace, as in-cluster Gateway implementations deploy it (Gateway API GEP-1762). An
+    implementation that runs them elsewhere (Envoy Gateway: its controller's namespace) needs this set."""
     gateway: GatewayRef | None = None
     """The Gateway (kind gateway)."""
 
@@ -82,7 +94,19 @@ class IngressConfig(Group):
     @property
     def traffic_source(self) -> IngressController | None:
         """The pods that forward public traffic to the API, or None when nothing is exposed."""
-        return None if self.kind == "none" else self.controller
+        if self.kind == "none":
+            return None
+        if self.controller is not None:
+            return self.controller
+        if self.kind == "gateway" and self.gateway is not None:
+            labels = {GATEWAY_NAME_LABEL: self.gateway.name}
+            return IngressController.model_validate({"namespace": self.gateway.namespace, "podLabels": labels})
+        return IngressController.model_validate(INGRESS_NGINX)
+
+    @property
+    def acme_solver(self) -> bool:
+        """cert-manager runs HTTP-01 solver pods beside the service, which the controller must reach."""
+        return self.kind == "ingress" and self.tls.enabled and bool(self.tls.cluster_issuer) and self.tls.acme_http01
 
     @classmethod
     def defaults(cls, env: EnvironmentProfile) -> dict[str, Any]:
@@ -90,5 +114,4 @@ class IngressConfig(Group):
             "kind": "none",
             "className": "nginx",
             "tls": {"enabled": False},
-            "controller": {"namespace": "ingress-nginx", "podLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
         }

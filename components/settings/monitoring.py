@@ -82,6 +82,9 @@ class MonitoringConfig(Group):
     """install: kube-prometheus-stack (one per cluster); existing: the cluster's Prometheus; off: nothing."""
     namespace: DnsLabel
     """The monitoring namespace (Prometheus runs there; it may scrape the metrics ports)."""
+    prometheus_pod_labels: dict[LabelKey, LabelValue]
+    """Labels of the Prometheus pods in that namespace: only they reach the metrics ports (not Grafana,
+    Alertmanager or a log shipper there). prometheus-operator labels its pods app.kubernetes.io/name=prometheus."""
     release_name: DnsLabel
     """The Helm release name (install), also the stack's object name prefix."""
     chart_version: ChartVersion
@@ -124,6 +127,7 @@ class MonitoringConfig(Group):
             # kube-prometheus-stack is cluster-wide (CRDs, ClusterRoles): one install per cluster.
             "mode": env.monitoring,
             "namespace": "monitoring",
+            "prometheusPodLabels": {"app.kubernetes.io/name": "prometheus"},
             "releaseName": "kube-prometheus-stack",
             "chartVersion": "88.3.0",
             # The labels a shared Prometheus selects ServiceMonitors/PrometheusRules by; an install

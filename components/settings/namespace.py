@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from ..errors import PROJECT
 from ..profiles import EnvironmentProfile
 from ..validation import CpuQuantity, DnsLabel, MemoryQuantity, StorageQuantity, parse_quantity
-from .base import Footprint, Group, Model, ResourceList
+from .base import Cidr, Footprint, Group, Model, ResourceList
 
 
 class Quota(Model):
@@ -76,6 +76,9 @@ class NamespaceConfig(Group):
     """The namespace's ResourceQuota."""
     limit_range: LimitRangeConfig
     """The namespace's LimitRange."""
+    dns_addresses: list[Cidr] = Field(default_factory=lambda: ["169.254.20.10/32"])
+    """Addresses every pod may send DNS to besides the kube-dns pods: NodeLocal DNSCache's link-local address (and,
+    where it also intercepts the kube-dns Service address, that ClusterIP as a /32)."""
 
     @classmethod
     def defaults(cls, env: EnvironmentProfile) -> dict[str, Any]:

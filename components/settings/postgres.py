@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import Field
 
 from ..errors import PROJECT
 from ..profiles import EnvironmentProfile
-from ..validation import CronSchedule, DnsLabel, Hostname, Port, PriorityClassName, SqlIdentifier, StorageQuantity
+from ..validation import CronSchedule, DnsLabel, Hostname, LabelKey, Port, PriorityClassName, SqlIdentifier, StorageQuantity
 from .base import (
+    Cidr,
     Container,
     Exporter,
     Footprint,
@@ -35,7 +37,10 @@ class ObjectStore(Model):
     """An S3-compatible bucket that receives every dump: backups that survive the cluster.
 
     Credentials never enter config: ``existingSecret`` names a Secret in the namespace with the
-    keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (mounted as files), or the backup pods'
+    own ServiceAccount gets a cloud identity (``serviceAccountAnnotations``). The upload only
+    writes: the credential needs s3:PutObject on the prefix and nothing else; old dumps expire
+    by the bucket's lifecycle rule, never by a client that could delete them all.
     """
 
     endpoint: Hostname
@@ -50,11 +55,18 @@ class ObjectStore(Model):
     """The bucket that receives the dumps."""
     prefix: KeyPrefix = ""
     """A key prefix, empty or ending in '/' (platform/production/)."""
-    existing_secret: DnsLabel
-    """A Secret in the namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
+    existing_secret: DnsLabel | None = None
+    """A Secret in the namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, read from files; unset:
+    the pod's own identity (workload identity through serviceAccountAnnotations)."""
+    service_account_annotations: dict[LabelKey, str] = Field(default_factory=dict)
+    """Annotations of the backup pods' own ServiceAccount, for workload identity
+    (eks.amazonaws.com/role-arn, iam.gke.io/gcp-service-account, ...)."""
+    allowed_cidrs: list[Cidr] = Field(default_factory=list)
+    """The address ranges the upload may connect to on the store's port (the store's published ranges, a
+    VPC endpoint, an egress proxy); unset: any public address, never the cluster's private ranges."""
     image: Image = Field(
         default_factory=lambda: Image.model_validate(
-            {"repository": "docker.io/amazon/aws-cli", "tag": "2.33.2", "pullPolicy": "Always"}
+            {"repository": "docker.io/amazon/aws-cli", "tag": "2.33.2"}
         )
     )
     """The upload step's image (the AWS CLI's own: well kept, speaks every S3-compatible store)."""
@@ -79,7 +91,7 @@ class Backup(Model):
     schedule: CronSchedule
     """Five-field cron schedule, in UTC."""
     keep: int = Field(ge=1, le=365)
-    """How many dumps are kept (on the volume and in the bucket)."""
+    """How many dumps are kept on the volume (the bucket's own lifecycle rule expires its copies)."""
     size: StorageQuantity
     """The backup volume's size."""
     storage_class: DnsLabel | None = None
@@ -90,6 +102,9 @@ class Backup(Model):
     """An S3-compatible bucket each dump is copied to; unset: dumps stay on the backup volume."""
     priority_class_name: PriorityClassName | None = None
     """An existing PriorityClass for the backup pods."""
+    acknowledge_no_off_cluster_copy: bool = False
+    """Production only: run without objectStore (or without backups), knowing that the dumps share the
+    database's namespace, cluster and StorageClass, and go with them."""
 
 
 class PostgresConfig(Group):
@@ -99,6 +114,9 @@ class PostgresConfig(Group):
 
     image: Image
     """The server's image (the official postgres image; also runs pg_dump)."""
+    major_version: int = Field(ge=9, le=99)
+    """The major version of the data directory; the image tag must start with it. A new major cannot start on
+    the old data directory: change both together only after a dump and restore (README, Backups and restore)."""
     database: SqlIdentifier
     """The database created on first start."""
     user: SqlIdentifier
@@ -124,11 +142,12 @@ class PostgresConfig(Group):
     def defaults(cls, env: EnvironmentProfile) -> dict[str, Any]:
         durable = env.durable
         return {
-            # pullPolicy Always (CKV_K8S_15) on every image: a re-pushed tag never runs stale.
-            "image": {"repository": "docker.io/library/postgres", "tag": "17.11-alpine", "pullPolicy": "Always"},
+            "image": {"repository": "docker.io/library/postgres", "tag": "17.11-alpine"},
+            "majorVersion": 17,
             "database": "app",
             "user": "app",
-            "resources": resources("250m", "1Gi", "1", "1Gi") if durable else resources("100m", "256Mi", "500m", "512Mi"),
+            # Durable data pods are Guaranteed: CPU and memory requests equal their limits.
+            "resources": resources("1", "1Gi", "1", "1Gi") if durable else resources("100m", "256Mi", "500m", "512Mi"),
             "persistence": {"enabled": True, "size": "8Gi"},
             "security": {"runAsUser": 70, "runAsGroup": 70},
             "maxConnections": 100,
@@ -143,10 +162,10 @@ class PostgresConfig(Group):
             "metrics": {
                 "enabled": True,
                 "image": {
-                    "repository": "quay.io/prometheuscommunity/postgres-exporter", "tag": "v0.20.0", "pullPolicy": "Always"
+                    "repository": "quay.io/prometheuscommunity/postgres-exporter", "tag": "v0.20.0"
                 },
-                # Durable data pods request all the memory they may use, sidecars included.
-                "resources": resources("10m", "64Mi" if durable else "32Mi", "100m", "64Mi"),
+                # Durable data pods request all they may use, sidecars included.
+                "resources": resources("100m", "64Mi", "100m", "64Mi") if durable else resources("10m", "32Mi", "100m", "64Mi"),
             },
         }
 
@@ -159,13 +178,28 @@ class PostgresConfig(Group):
             )
         if env.strict and not self.persistence.enabled:
             problems.append(f"{PROJECT}:postgres.persistence.enabled: {env.name} data must be persistent; set it to true")
+        major = re.match(r"\d+", self.image.tag or "")
+        if major and int(major.group()) != self.major_version:
+            problems.append(
+                f"{PROJECT}:postgres.image.tag: {self.image.tag!r} is major version {major.group()}, but "
+                f"postgres.majorVersion is {self.major_version}: a new major cannot start on the old data directory. "
+                "Dump, restore into a new instance, then set both (README, Backups and restore)"
+            )
+        off_cluster = self.backup.enabled and self.backup.object_store is not None
+        if env.strict and not off_cluster and not self.backup.acknowledge_no_off_cluster_copy:
+            problems.append(
+                f"{PROJECT}:postgres.backup.objectStore: {env.name} needs backups copied off the cluster (the backup "
+                "volume shares the database's namespace, cluster and StorageClass); set postgres.backup.enabled and "
+                "an S3-compatible objectStore, or accept the risk by name: postgres.backup.acknowledgeNoOffClusterCopy: true"
+            )
         return problems
 
     def warnings(self, env: EnvironmentProfile) -> list[str]:
-        if env.strict and self.backup.enabled and self.backup.object_store is None:
+        bucket = self.backup.object_store if self.backup.enabled else None
+        if bucket and not bucket.allowed_cidrs:
             return [
-                f"{PROJECT}:postgres.backup.objectStore: {env.name} backups stay on a volume in the same namespace; "
-                "a lost namespace or cluster takes them too. Set an S3-compatible objectStore to copy each dump off the cluster"
+                f"{PROJECT}:postgres.backup.objectStore.allowedCidrs: unset, so the backup pods may reach any public "
+                f"address on port {bucket.effective_port}; name the store's address ranges (or a VPC endpoint or proxy)"
             ]
         return []
 

@@ -26,7 +26,7 @@ class RedisConfig(Group):
     security: SecurityIds
     """The image's own UID/GID (999/1000)."""
     maxmemory: MemoryQuantity
-    """Redis' own memory ceiling; must stay below the container's memory limit."""
+    """Redis' own memory ceiling; at most half the container's memory limit (an AOF rewrite forks)."""
     maxmemory_policy: Literal[
         "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
         "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
@@ -45,28 +45,30 @@ class RedisConfig(Group):
     def defaults(cls, env: EnvironmentProfile) -> dict[str, Any]:
         durable = env.durable
         return {
-            "image": {"repository": "docker.io/library/redis", "tag": "7.4.10-alpine", "pullPolicy": "Always"},
-            "resources": resources("50m", "384Mi", "500m", "384Mi") if durable else resources("50m", "64Mi", "250m", "192Mi"),
+            "image": {"repository": "docker.io/library/redis", "tag": "7.4.10-alpine"},
+            "resources": resources("250m", "512Mi", "250m", "512Mi") if durable else resources("50m", "64Mi", "250m", "192Mi"),
             "persistence": {"enabled": durable, "size": "1Gi"},
             "security": {"runAsUser": 999, "runAsGroup": 1000},
-            # A cache: evict least-recently-used keys; maxmemory leaves room under the limit.
-            "maxmemory": "256Mi" if durable else "128Mi",
+            # A cache: evict least-recently-used keys; maxmemory is half the limit, the room an AOF
+            # rewrite's fork may need when copy-on-write duplicates every page under heavy writes.
+            "maxmemory": "256Mi" if durable else "96Mi",
             "maxmemoryPolicy": "allkeys-lru",
             "disableDangerousCommands": env.strict,
             "terminationGracePeriodSeconds": 30,
             "metrics": {
                 "enabled": True,
-                "image": {"repository": "docker.io/oliver006/redis_exporter", "tag": "v1.90.0", "pullPolicy": "Always"},
-                "resources": resources("10m", "64Mi" if durable else "32Mi", "100m", "64Mi"),
+                "image": {"repository": "docker.io/oliver006/redis_exporter", "tag": "v1.90.0"},
+                "resources": resources("100m", "64Mi", "100m", "64Mi") if durable else resources("10m", "32Mi", "100m", "64Mi"),
             },
         }
 
     def rules(self, env: EnvironmentProfile) -> list[str]:
         problems = []
-        if parse_quantity(self.maxmemory) >= parse_quantity(self.resources.limits.memory):
+        if parse_quantity(self.maxmemory) * 2 > parse_quantity(self.resources.limits.memory):
             problems.append(
-                f"{PROJECT}:redis.maxmemory: {self.maxmemory} must stay below redis.resources.limits.memory "
-                f"{self.resources.limits.memory}, or the kernel kills Redis before it evicts"
+                f"{PROJECT}:redis.maxmemory: {self.maxmemory} must be at most half of redis.resources.limits.memory "
+                f"{self.resources.limits.memory}: an AOF rewrite forks Redis, and copy-on-write can double its memory "
+                "until the kernel kills it"
             )
         if env.strict and not self.persistence.enabled:
             problems.append(f"{PROJECT}:redis.persistence.enabled: {env.name} data must be persistent; set it to true")

@@ -85,6 +85,8 @@ class Node:
         assert self.holder.stdout is not None and self.holder.stdout.readline().strip() == "ready", "unshare failed (needs root)"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.mounts: set[str] = set()
+        # Secrets the cluster's owners create outside the stack (an objectStore's keys), by name.
+        self.external_secrets: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------ paths and files
 
@@ -111,6 +113,8 @@ class Node:
             files: dict[str, str] = {}
             if "configMap" in volume:
                 files = find(self.run, "ConfigMap", volume["configMap"]["name"]).inputs["data"]
+            elif "secret" in volume and volume["secret"]["secretName"] in self.external_secrets:
+                files = self.external_secrets[volume["secret"]["secretName"]]
             elif "secret" in volume:
                 files = find(self.run, "Secret", volume["secret"]["secretName"]).inputs["stringData"]
             for key, content in files.items():

@@ -34,6 +34,8 @@ OVERRIDES = {
 }
 # The existing Secret the objectStore refers to (made by the operator, not the program): moto takes any key.
 EXISTING_SECRET = {"AWS_ACCESS_KEY_ID": "drill", "AWS_SECRET_ACCESS_KEY": "drill"}
+# The operators' own credential (README: restores read with a key that is not in the cluster).
+OPERATOR = {"AWS_ACCESS_KEY_ID": "operator", "AWS_SECRET_ACCESS_KEY": "operator"}
 CHECKSUM = "select count(*) || ':' || md5(string_agg(id || '=' || note, ',' order by id)) from drill"
 
 
@@ -55,15 +57,14 @@ class Drill:
         self.job_pod = find(run, "CronJob", "postgres-backup").spec["jobTemplate"]["spec"]["template"]["spec"]
         self.dump = container(self.job_pod, "pg-dump")
         self.upload = container(self.job_pod, "upload")
+        node.external_secrets["backup-s3"] = EXISTING_SECRET  # created by the cluster's owners, mounted as files
         for spec in (self.db, self.dump, self.upload):
             node.mount(self.db_pod if spec is self.db else self.job_pod, spec)
 
     def env(self, spec: dict) -> dict[str, str]:
-        """The container's rendered env; secretKeyRefs to the existing Secret resolved from it."""
-        refs = {
-            i["name"]: EXISTING_SECRET[i["valueFrom"]["secretKeyRef"]["key"]] for i in spec.get("env", []) if "valueFrom" in i
-        }
-        return self.node.environment(spec, refs)
+        """The container's rendered env (no secretKeyRefs: credentials are files)."""
+        assert not [i for i in spec.get("env", []) if "valueFrom" in i]
+        return self.node.environment(spec)
 
     def sh(self, spec: dict, script: str, extra: dict[str, str] | None = None) -> tuple[int, str]:
         result = self.node.exec(self.job_pod, ["/bin/sh", "-c", self.node.rewrite(script)], self.env(spec) | (extra or {}))
@@ -87,7 +88,7 @@ class Drill:
 
     def bucket(self) -> list[str]:
         env = self.env(self.upload)
-        code, out = self.sh(self.upload, 'aws s3 ls "s3://$BUCKET/$PREFIX" || true', {})
+        code, out = self.sh(self.upload, 'aws s3 ls "s3://$BUCKET/$PREFIX" || true', OPERATOR)
         assert code == 0, out
         return sorted(line.split()[-1] for line in out.splitlines() if line.endswith(".dump")) if env else []
 
@@ -106,7 +107,7 @@ def drill(nodes: Callable[[Run, list[str]], Node]) -> Drill:
     # Tell moto the endpoint's host name is an endpoint (else it reads the first label as a bucket).
     moto_env = {"PATH": "/usr/bin:/bin", "HOME": str(node.path("/tmp")), "MOTO_S3_CUSTOM_ENDPOINTS": f"http://{S3_HOST}:{S3_PORT}"}
     node.start(drill.job_pod, moto, moto_env, "moto")
-    wait_until(lambda: drill.sh(drill.upload, 'aws s3 mb "s3://$BUCKET"')[0] == 0, f"moto ({node.log('moto')[-300:]})")
+    wait_until(lambda: drill.sh(drill.upload, 'aws s3 mb "s3://$BUCKET"', OPERATOR)[0] == 0, f"moto ({node.log('moto')[-300:]})")
     drill.psql("create table drill (id int primary key, note text not null)")
     drill.psql("insert into drill select i, md5(i::text) from generate_series(1, 5000) as i")
     return drill
@@ -122,7 +123,9 @@ def test_backup_job_uploads_rotates_and_the_readme_restores(drill: Drill) -> Non
         time.sleep(1.1)  # dump names have one-second resolution
     dumps = drill.volume()
     assert len(dumps) == KEEP and all(d.endswith(".dump") for d in dumps), dumps
-    assert drill.bucket() == dumps  # the bucket keeps the same newest KEEP
+    # The upload never deletes (its key needs s3:PutObject only): the bucket's lifecycle rule expires dumps.
+    uploaded = drill.bucket()
+    assert len(uploaded) == KEEP + 2 and uploaded[-KEEP:] == dumps, uploaded
 
     # A failing pg_dump (the server is unreachable) fails the Job and leaves nothing that counts.
     code, out = drill.sh(drill.dump, drill.dump["command"][-1], {"PGPORT": "1"})
@@ -132,6 +135,9 @@ def test_backup_job_uploads_rotates_and_the_readme_restores(drill: Drill) -> Non
     # A failing upload (the store refuses the credentials' endpoint) fails the Job.
     code, out = drill.sh(drill.upload, drill.upload["command"][-1], {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
     assert code != 0, out
+    # A missing Secret (its optional volume is empty) fails it at once, naming the key.
+    code, out = drill.sh(drill.upload, drill.upload["command"][-1], {"AWS_SECRET_ACCESS_KEY_FILE": "/nonexistent/key"})
+    assert code != 0 and "postgres.backup.objectStore.existingSecret: the Secret is missing" in out, out
 
     # Restore from the PVC into a recreated, empty database.
     drill.psql('drop database "myapp"', database="postgres")
@@ -147,7 +153,7 @@ def test_backup_job_uploads_rotates_and_the_readme_restores(drill: Drill) -> Non
         path.unlink()
     drill.server = postgres_entrypoint(drill.node, drill.db_pod, drill.db)
     assert drill.psql("select count(*) from pg_tables where tablename = 'drill'") == "0"
-    code, out = drill.sh(drill.upload, readme_block("bucket"))
+    code, out = drill.sh(drill.upload, readme_block("bucket"), OPERATOR)
     assert code == 0, out
     assert drill.volume() == [dumps[-1]]
     code, out = drill.sh(drill.dump, readme_block("restore"))
