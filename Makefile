@@ -96,7 +96,7 @@ $(MUTATION_VENV)/.installed: requirements.txt requirements-dev.txt requirements-
 	$(MUTATION_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-mutation.txt
 	touch $@
 
-mutation: mutation-venv
+mutation: mutation-venv gates policy-venv upstream
 	$(MUTATION_VENV)/bin/python -m tools.mutation $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(FRESH),--fresh)
 
 # Program execution under the mock engine against the import floor, base vs working tree.

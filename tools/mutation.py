@@ -36,6 +36,12 @@ KILLED = {"killed", "timeout", "caught by type check"}
 UNRUN = {"not checked", "skipped"}
 
 
+def readable(output: str) -> str:
+    """mutmut's output without its spinner frames (one per \\r), the last lines that say something."""
+    lines = [line for line in output.replace("\r", "\n").splitlines() if line.strip() and line[:1] not in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"]
+    return "\n".join(lines[-40:])
+
+
 def mutmut(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     tool = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "HYPOTHESIS_PROFILE": "deterministic"}  # the same examples every mutant
@@ -43,7 +49,7 @@ def mutmut(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env.setdefault("PLATFORM_GATES_BIN", str(ROOT / ".venv-gates" / "bin"))
     result = subprocess.run([str(tool), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        sys.exit(f"mutmut {args[0]} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        sys.exit(f"mutmut {args[0]} failed ({result.returncode}):\n{readable(result.stdout + result.stderr)}")
     return result
 
 
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     run = mutmut("run", "--max-children", "1", *chosen, check=False)  # a survivor is a result, not an error
     results = {n: s for n, s in statuses().items() if not chosen_set or n in chosen_set}
     if all(s in UNRUN for s in results.values()):
-        sys.exit(f"mutmut ran no mutant:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+        sys.exit(f"mutmut ran no mutant:\n{readable(run.stdout + run.stderr)}")
     report(results, time.monotonic() - start, args.sample)
     return 0
 
