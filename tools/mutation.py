@@ -60,11 +60,13 @@ def statuses() -> dict[str, str]:
 
 def prepare() -> None:
     """Generate the mutants and learn which tests reach which function (mutmut's stats pass)."""
+    said = ""
     if not STATS.exists():
-        mutmut("run", "--max-children", "1", NO_MATCH, check=False)  # exits 1: nothing matches NO_MATCH
+        said = readable(mutmut("run", "--max-children", "1", NO_MATCH, check=False).stdout)  # exits 1: nothing matches
     reached = json.loads(STATS.read_text()).get("tests_by_mangled_function_name") if STATS.exists() else None
     if not reached:
-        sys.exit("mutmut found no test reaching any mutated function (a failed stats pass?); re-run with --fresh")
+        shutil.rmtree(MUTANTS, ignore_errors=True)  # a half-made cache would be taken for a good one next time
+        sys.exit(f"{said}\nmutmut's pass over the tests failed (a failing fast test? `make unit` shows which)")
 
 
 def in_sample(name: str, every: int) -> bool:
