@@ -5,7 +5,7 @@ VENV := venv
 GATES_VENV := .venv-gates
 export PLATFORM_GATES_BIN ?= $(CURDIR)/$(GATES_VENV)/bin
 
-.PHONY: venv gates policy-venv realservers upstream toolchain go-test benchmark test unit lint dev destroy-dev render diff docs benchmark-mocks benchmark-consumer
+.PHONY: mutation mutation-venv venv gates policy-venv realservers upstream toolchain go-test benchmark test unit lint dev destroy-dev render diff docs benchmark-mocks benchmark-consumer
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -83,6 +83,21 @@ benchmark: venv toolchain
 # Destroy of another team's composition (examples/two-services) against kubectl delete namespace.
 benchmark-consumer: venv toolchain
 	$(VENV)/bin/python -m tools.consumerbench
+
+# Mutation testing (tools/mutation.py): mutmut over components/, policy/validators.py and
+# tools/delivery.py with the fast tests, one test process. A benchmark, not part of CI: every
+# mutant takes hours on one core (cached in mutants/, so a re-run tests only changed functions);
+# SAMPLE=40 tests a fixed 1/40 of them, FRESH=1 forgets the cache. Its own venv: mutmut's
+# dependencies (libcst, textual, ...) stay out of the program's.
+MUTATION_VENV := .venv-mutation
+mutation-venv: $(MUTATION_VENV)/.installed
+$(MUTATION_VENV)/.installed: requirements.txt requirements-dev.txt requirements-mutation.txt
+	$(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-mutation.txt
+	touch $@
+
+mutation: mutation-venv gates policy-venv upstream
+	$(MUTATION_VENV)/bin/python -m tools.mutation $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(FRESH),--fresh)
 
 # Program execution under the mock engine against the import floor, base vs working tree.
 benchmark-mocks: venv

@@ -13,32 +13,34 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+# Every pattern here is used with fullmatch, never match with '$': '$' also matches before a
+# final newline, so "dev\n" would pass and reach the manifests.
 # Kubernetes resource.Quantity grammar (apimachinery/pkg/api/resource/quantity.go).
-_QUANTITY = re.compile(r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$")
+_QUANTITY = re.compile(r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?")
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "k": Decimal(10**3),
             "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15),
             "E": Decimal(10**18)}
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # also each dot-separated part of a host name
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # also each dot-separated part of a host name
 # The distribution/reference grammar: [registry[:port]/]path[:tag][@digest], lower-case path.
 _REPOSITORY = re.compile(
-    r"^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::\d+)?/)?"
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+    r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::\d+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 )
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
-_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+_CRON_FIELD = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*")
+_DURATION = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_LABEL_KEY_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_SQL_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def parse_quantity(text: str) -> Decimal:
     """Return the value of a Kubernetes quantity in base units (cores or bytes)."""
-    match = _QUANTITY.match(text)
+    match = _QUANTITY.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a Kubernetes quantity")
     number = Decimal(match["num"])
@@ -62,9 +64,9 @@ def _number_to_text(value: Any) -> Any:
 
 
 def _memory(text: str) -> str:
-    if not _QUANTITY.match(text):
+    if not _QUANTITY.fullmatch(text):
         hint = ""
-        lowered = re.match(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT])i?[bB]$", text)
+        lowered = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kKmMgGtT])i?[bB]", text)
         if lowered:
             unit = lowered[2].upper()
             decimal = "k" if unit == "K" else unit
@@ -76,7 +78,7 @@ def _memory(text: str) -> str:
 
 
 def _cpu(text: str) -> str:
-    if not _QUANTITY.match(text) or any(text.endswith(s) for s in _BINARY) or parse_quantity(text) <= 0:
+    if not _QUANTITY.fullmatch(text) or any(text.endswith(s) for s in _BINARY) or parse_quantity(text) <= 0:
         raise ValueError(f"{text!r} is not a CPU quantity (cores like 0.5 or 2, or millicores like 500m)")
     return text
 
@@ -92,7 +94,7 @@ def _matching(name: str, pattern: re.Pattern[str], what: str) -> Callable[[str],
     """A validator that accepts what ``pattern`` matches and otherwise says the value is not ``what``."""
 
     def check(text: str) -> str:
-        if not pattern.match(text):
+        if not pattern.fullmatch(text):
             raise ValueError(f"{text!r} is not {what}")
         return text
 
@@ -118,7 +120,7 @@ _sql_identifier = _matching(
 def _hostname(text: str) -> str:
     body = text[2:] if text.startswith("*.") else text
     labels = body.split(".")
-    if len(text) > 253 or len(labels) < 2 or not all(_DNS_LABEL.match(part) for part in labels):
+    if len(text) > 253 or len(labels) < 2 or not all(_DNS_LABEL.fullmatch(part) for part in labels):
         raise ValueError(
             f"{text!r} is not a valid host name (lower-case DNS-1123 labels separated by dots, "
             "such as api.example.com; an optional leading '*.' wildcard)"
@@ -129,15 +131,15 @@ def _hostname(text: str) -> str:
 def _repository(text: str) -> str:
     if ":" in text.rsplit("/", 1)[-1] or "@" in text:
         raise ValueError(f"{text!r}: put the tag in 'tag' and the digest in 'digest', not in 'repository'")
-    if not _REPOSITORY.match(text) or len(text) > 255:
+    if not _REPOSITORY.fullmatch(text) or len(text) > 255:
         raise ValueError(f"{text!r} is not an image repository (for example docker.io/library/postgres)")
     return text
 
 
 def _cron(text: str) -> str:
-    fields = text.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-        raise ValueError(f"{text!r} is not a 5-field cron schedule (for example '0 3 * * *')")
+    fields = text.split(" ")  # not split(): that would drop a trailing newline or tab
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise ValueError(f"{text!r} is not a 5-field cron schedule (fields separated by single spaces, for example '0 3 * * *')")
     return text
 
 
@@ -150,7 +152,7 @@ def _http_path(text: str) -> str:
 def _priority_class(text: str) -> str:
     """A PriorityClass is cluster-scoped and owned by the cluster's admins: config names one, the
     platform never creates it. The system-* classes are admitted in kube-system only."""
-    if len(text) > 253 or not _DNS_SUBDOMAIN.match(text):
+    if len(text) > 253 or not _DNS_SUBDOMAIN.fullmatch(text):
         raise ValueError(f"{text!r} is not a PriorityClass name (a DNS-1123 subdomain: lower-case letters, digits, '-', '.')")
     if text.startswith("system-"):
         raise ValueError(f"{text!r}: the system-* priority classes are reserved for kube-system; use one the cluster owners made")
@@ -159,14 +161,14 @@ def _priority_class(text: str) -> str:
 
 def _label_key(text: str) -> str:
     prefix, _, name = text.rpartition("/")
-    bad_prefix = prefix and not all(_DNS_LABEL.match(p) for p in prefix.split("."))
-    if bad_prefix or len(name) > 63 or not _LABEL_KEY_NAME.match(name):
+    bad_prefix = prefix and not all(_DNS_LABEL.fullmatch(p) for p in prefix.split("."))
+    if bad_prefix or len(name) > 63 or not _LABEL_KEY_NAME.fullmatch(name):
         raise ValueError(f"{text!r} is not a Kubernetes label key ([prefix/]name, name at most 63 characters)")
     return text
 
 
 def _label_value(text: str) -> str:
-    if len(text) > 63 or not _LABEL_VALUE.match(text):
+    if len(text) > 63 or not _LABEL_VALUE.fullmatch(text):
         raise ValueError(f"{text!r} is not a Kubernetes label value (at most 63 alphanumerics, '-', '_', '.')")
     return text
 

@@ -42,6 +42,8 @@ DATA_KINDS = frozenset({"Namespace", "PersistentVolumeClaim", "PersistentVolume"
 # Workloads whose pod template a Service may select.
 SELECTABLE_WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)", re.IGNORECASE)
+# An image tag (distribution/reference), matched whole: "1.0\n" is no pin.
+IMAGE_TAG = re.compile(r"[\w][\w.-]{0,127}")
 SECRET_VALUE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|://[^/\s:@]+:[^/\s@]+@")
 DEFAULTS: dict[str, Any] = {
     # Service types allowed; LoadBalancer/NodePort only when the stack's policy config says so.
@@ -148,7 +150,7 @@ def pinned_image(subject: Subject, config: Mapping[str, Any]) -> list[str]:
             return None
         name = image.rsplit("/", 1)[-1]
         tag = name.split(":", 1)[1] if ":" in name else ""
-        if not image or tag in ("", *FLOATING_TAGS):
+        if not image or tag in FLOATING_TAGS or not IMAGE_TAG.fullmatch(tag):
             return f"runs image {image!r}: pin a version tag or a digest (no 'latest' or untagged images)"
         return None
 

@@ -418,3 +418,38 @@ def test_an_instance_name_that_cannot_name_kubernetes_objects_is_refused(bad: st
     with pytest.raises(ConfigError, match="1 to 40 lowercase letters"):
         require(api.ApiServiceArgs(environment=None, settings=None), api.ApiServiceArgs, "ApiService", bad)  # type: ignore[arg-type]
     require(api.ApiServiceArgs(environment=None, settings=None), api.ApiServiceArgs, "ApiService", "a" * 40)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- what mutation testing found unchecked (issue 25)
+
+
+def test_hpa_metrics_and_scale_down_are_spelled_as_the_api_wants():
+    """The API server matches these enums exactly ("resource" is no metric type)."""
+    hpa = api.hpa_spec(make_args("production"), "api")
+    assert [(m["type"], m["resource"]["target"]["type"]) for m in hpa["metrics"]] == [("Resource", "Utilization")] * 2
+    assert hpa["behavior"]["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]
+
+
+def test_the_role_binding_binds_the_instance_role_to_its_account():
+    run = run_program("dev", {"api": {"kubernetesApiAccess": True, "kubernetesApiEndpoints": ["172.18.0.2/32"]}})
+    assert run.error is None, run.error
+    binding = run.one("RoleBinding", "api-role-binding")
+    assert binding.metadata["name"] == "api" == run.one("Role", "api-role").metadata["name"]
+    assert binding.inputs["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "api"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_the_app_data_claim_is_sized_by_config_and_outlives_its_object(stack: str):
+    run = run_program(stack, {"api": {"persistence": {"enabled": True, "accessMode": "ReadWriteMany", "size": "3Gi"}}})
+    assert run.error is None, run.error
+    claim = run.one("PersistentVolumeClaim", "api-data")
+    assert claim.metadata["name"] == "api-data"
+    assert claim.spec == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "3Gi"}}}
+    assert claim.retain_on_delete  # its own option: the ApiService component itself is not retained
+
+
+def test_the_api_objects_carry_the_image_version(runs: dict[str, Run]):
+    deployment = runs["staging"].one("Deployment", "api-deployment")
+    tag = load_config("staging", {}).api.image.tag
+    assert deployment.metadata["labels"]["app.kubernetes.io/version"] == tag
+    assert deployment.spec["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == tag

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,6 +104,24 @@ def test_a_plain_http_store_on_its_own_port() -> None:
     assert egress_ports(run) == [[5432], [9000]]
 
 
+def test_a_plain_http_store_without_a_port_is_reached_on_80() -> None:
+    """The egress rule follows the scheme: 443 would leave the upload blocked by the policy."""
+    run = with_store("staging", tls=False)
+    env = {e["name"]: e.get("value") for e in job_pod(run)["containers"][0]["env"]}
+    assert env["AWS_ENDPOINT_URL"] == "http://s3.eu-central-1.amazonaws.com"
+    assert egress_ports(run) == [[5432], [80]]
+
+
+@pytest.mark.parametrize(
+    ("tls", "port", "expected"), [(True, None, 443), (False, None, 80), (True, 8443, 8443), (False, 9000, 9000)]
+)
+def test_the_store_port_follows_tls_unless_set(tls: bool, port: int | None, expected: int) -> None:
+    store = {**STORE, "tls": tls} | ({"port": port} if port else {})
+    settings = load_config("production", {"postgres": {"backup": {"objectStore": store}}}).postgres.backup.object_store
+    assert settings is not None and settings.effective_port == expected
+    assert settings.url == f"{'https' if tls else 'http'}://{STORE['endpoint']}" + (f":{port}" if port else "")
+
+
 NO_STORE = {"postgres": {"backup": {"objectStore": None}}}
 
 
@@ -164,3 +186,72 @@ def test_the_upload_step_passes_every_policy() -> None:
     from tests.test_policy import subjects
 
     assert validators.violations(subjects(with_store("production"))) == {}
+
+
+# ---------------------------------------------------------------- the upload script, run
+
+
+FAKES = Path(__file__).parent / "fakes"
+
+
+def upload(
+    tmp_path: Path, local: list[str], remote: list[str], bucket: bool = True, keys: bool = True
+) -> tuple[int, str, Path, list[dict]]:
+    """Run the rendered upload step with the fake `aws` first on PATH and each of its volumes at a
+    temporary directory; return (exit code, output, the bucket's prefix, aws calls)."""
+    run = run_program("production", {"postgres": {"backup": {"objectStore": STORE}}})
+    assert run.error is None, run.error
+    container = job_pod(run)["containers"][0]
+    assert container["command"][:2] == ["/bin/sh", "-c"]
+    mounts = {m["mountPath"]: tmp_path / m["name"] for m in container["volumeMounts"]}
+
+    paths = re.compile("|".join(re.escape(m) for m in sorted(mounts, key=len, reverse=True)))
+
+    def relocated(text: str) -> str:  # one pass: a relocated path is never relocated again
+        return paths.sub(lambda m: str(mounts[m[0]]), text)
+
+    for directory in mounts.values():
+        directory.mkdir()
+    backups, prefix = tmp_path / "backups", tmp_path / "s3" / "acme-backups" / "platform" / "prod"
+    for name in local:
+        (backups / name).write_text(f"dump {name}")
+    if bucket:
+        prefix.mkdir(parents=True)
+        for name in remote:
+            (prefix / name).write_text("old")
+    env = {e["name"]: relocated(e["value"]) for e in container["env"] if "value" in e}
+    if keys:
+        for variable in ("AWS_ACCESS_KEY_ID_FILE", "AWS_SECRET_ACCESS_KEY_FILE"):
+            Path(env[variable]).write_text("fake")
+    env |= {"FAKE_DIR": str(tmp_path), "HOME": str(tmp_path), "PATH": f"{FAKES}:/usr/bin:/bin"}
+    script = relocated(container["command"][2])
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False)
+    log = tmp_path / "calls.jsonl"
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return done.returncode, done.stdout + done.stderr, prefix, calls
+
+
+def test_the_upload_copies_the_newest_dump_and_never_deletes_in_the_bucket(tmp_path: Path) -> None:
+    # Written out of order: the newest is chosen by its name (the UTC time stamp), not the listing.
+    local = ["20260103T030000Z.dump", "20260101T030000Z.dump", "20260104T030000Z.dump", "20260102T030000Z.dump"]
+    remote = ["20251230T030000Z.dump", "20251231T030000Z.dump", "restore-notes.txt"]
+    code, output, prefix, calls = upload(tmp_path, local, remote)
+    assert code == 0, output
+    assert [c["args"] for c in calls] == [["s3", "cp", str(tmp_path / "backups" / "20260104T030000Z.dump"),
+                                           "s3://acme-backups/platform/prod/20260104T030000Z.dump"]]
+    assert (prefix / "20260104T030000Z.dump").read_text() == "dump 20260104T030000Z.dump"
+    assert sorted(p.name for p in prefix.iterdir()) == sorted([*remote, "20260104T030000Z.dump"])  # nothing removed
+    assert {c["env"]["AWS_ENDPOINT_URL"] for c in calls} == {"https://s3.eu-central-1.amazonaws.com"}
+    assert {c["env"]["AWS_ACCESS_KEY_ID"] for c in calls} == {"fake"}  # read from the mounted Secret's file
+    assert "uploaded 20260104T030000Z.dump to s3://acme-backups/platform/prod/" in output
+
+
+def test_a_failed_upload_fails_the_job(tmp_path: Path) -> None:
+    code, output, _, calls = upload(tmp_path, ["20260104T030000Z.dump"], [], bucket=False)
+    assert code != 0 and "NoSuchBucket" in output and "uploaded" not in output
+    assert [c["args"][1] for c in calls] == ["cp"]
+
+
+def test_missing_credentials_fail_before_any_upload(tmp_path: Path) -> None:
+    code, output, _, calls = upload(tmp_path, ["20260104T030000Z.dump"], [], keys=False)
+    assert code != 0 and "postgres.backup.objectStore.existingSecret" in output and calls == []

@@ -102,3 +102,15 @@ def test_components_are_parents_of_their_objects(run: Run) -> None:
 
 def test_namespace_output(run: Run) -> None:
     assert run.outputs["namespace"] == expected_namespace(run)
+
+
+def test_the_quota_is_exactly_the_configured_one(run: Run) -> None:
+    """A misspelt key is not an error to the API server (any resource name may be quota'd): it just limits nothing."""
+    quota = load_config(run.stack, {}).namespace.quota
+    assert run.one("ResourceQuota", "env-quota").spec["hard"] == {
+        "requests.cpu": quota.requests_cpu, "requests.memory": quota.requests_memory,
+        "limits.cpu": quota.limits_cpu, "limits.memory": quota.limits_memory,
+        "requests.storage": quota.requests_storage, "persistentvolumeclaims": str(quota.persistent_volume_claims),
+        "pods": str(quota.pods), "services": str(quota.services),
+        "services.loadbalancers": "0", "services.nodeports": "0",
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -144,3 +145,12 @@ def test_api_admits_the_configured_controller_only_when_exposed(runs: dict[str, 
     assert custom.error is None, custom.error
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}},
             "podSelector": {"matchLabels": {"app": "traefik"}}} in sources(custom)
+
+
+def test_the_route_denies_the_private_paths_and_everything_below_them():
+    """PathPrefix, not Exact: with Exact, /metrics/x (or /metrics/) would fall through to "/" and the app."""
+    args = dataclasses.replace(make_args("production", GATEWAY), private_paths=("/metrics", "/debug"))
+    denied, public = ingress.http_route_spec(args)["rules"][:-1], ingress.http_route_spec(args)["rules"][-1]
+    assert denied == [{"matches": [{"path": {"type": "PathPrefix", "value": "/metrics"}}]},
+                      {"matches": [{"path": {"type": "PathPrefix", "value": "/debug"}}]}]
+    assert public["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}] and public["backendRefs"]

@@ -496,3 +496,40 @@ def test_a_local_chart_of_another_version_or_incomplete_is_refused(
     run = run_program("dev", {"monitoring": {"chartPath": str(chart)}})
     assert run.error is not None and "platform:monitoring: chartPath" in str(run.error) and problem in str(run.error), run.error
     assert run.resources == []
+
+
+# ---------------------------------------------------------------- what mutation testing found unchecked (issue 25)
+
+
+def test_a_dashboard_uid_fits_grafana_s_40_characters() -> None:
+    from components.monitoring import dashboard
+
+    def target(name: str) -> MetricsTarget:
+        return MetricsTarget(name=name, service_labels={"a": "b"}, port="metrics", path="/metrics", kind="postgres")
+
+    assert json.loads(dashboard(target("postgres"), "staging"))["uid"] == "staging-postgres"
+    long = json.loads(dashboard(target("analytics-db"), "team-payments-review-4711"))["uid"]
+    assert long == "team-payments-review-4711-analytics-db"[:40] and len(long) == 38
+    longer = json.loads(dashboard(target("analytics-db"), "team-payments-review-47110000"))["uid"]
+    assert longer == "team-payments-review-47110000-analytics-db"[:40] and len(longer) == 40
+
+
+def test_every_workload_of_the_stack_gets_its_configured_resources() -> None:
+    """Sub-chart keys are data to Helm: a misspelt one is silently ignored, and the pod runs unbounded."""
+    from components.monitoring import stack_values
+
+    settings = load_config("dev", {}).monitoring
+    values = stack_values(settings, "grafana-admin")
+    found = {
+        "prometheus": values["prometheus"]["prometheusSpec"]["resources"],
+        "alertmanager": values["alertmanager"]["alertmanagerSpec"]["resources"],
+        "grafana": values["grafana"]["resources"],
+        "operator": values["prometheusOperator"]["resources"],
+        "kube_state_metrics": values["kube-state-metrics"]["resources"],
+        "node_exporter": values["prometheus-node-exporter"]["resources"],
+    }
+    for key, resources in found.items():
+        configured = getattr(settings.resources, key)
+        assert resources == {"requests": configured.requests.model_dump(), "limits": configured.limits.model_dump()}, key
+    assert values["grafana"]["sidecar"]["dashboards"] == {
+        "enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}

@@ -456,3 +456,25 @@ def test_rules_wire_every_validator_through_pulumi_policy() -> None:
     broken = {"pinned-images", "hpa-owns-replicas", "services-select-workloads"}
     assert {name for name, n in counts.items() if n} == broken, counts
     assert sys.executable != str(POLICY_PYTHON)  # the pack never shares the program's interpreter
+
+
+# ---------------------------------------------------------------- what mutation testing found unchecked (issue 25)
+
+
+@pytest.mark.parametrize(("pod_value", "container_value", "allowed"), [
+    (True, None, True),  # the pod's setting applies to the container
+    (None, True, True),  # the container's own setting is enough
+    (True, False, False),  # the container's own setting wins over the pod's
+    (None, None, False),
+])
+def test_run_as_non_root_is_read_from_the_container_first(pod_value: bool | None, container_value: bool | None,
+                                                          allowed: bool) -> None:
+    deployment = reference_deployment()
+    pod = deployment["spec"]["template"]["spec"]
+    pod["securityContext"].pop("runAsNonRoot")
+    if pod_value is not None:
+        pod["securityContext"]["runAsNonRoot"] = pod_value
+    if container_value is not None:
+        _sc(pod)["runAsNonRoot"] = container_value
+    found = v.non_root(subject("kubernetes:apps/v1:Deployment", deployment), {})
+    assert (found == []) is allowed, found

@@ -183,3 +183,39 @@ def test_storage_class_and_retention_from_args() -> None:
     assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast"
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
     assert "secret" in json.dumps(spec) and MOCK_PASSWORD_PREFIX not in json.dumps(spec)
+
+
+# ---------------------------------------------------------------- what mutation testing found unchecked (issue 25)
+
+
+def test_each_data_store_admits_exactly_its_clients_and_monitoring(runs: dict[str, Run]) -> None:
+    """Both stores' ingress policies, whole: a wrong protocol or port is no schema error, just a closed door."""
+    def pods(name: str, component: str | None = None) -> dict:
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "staging"}
+        return {"podSelector": {"matchLabels": labels | ({"app.kubernetes.io/component": component} if component else {})}}
+
+    monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                   "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]
+    api, backup = pods("api", "api"), pods("postgres-backup", "backup")
+    for store, port, metrics, clients in (("postgres", 5432, 9187, [api, backup]), ("redis", 6379, 9121, [api])):
+        assert runs["staging"].one("NetworkPolicy", f"{store}-policy").spec == {
+            "podSelector": pods(store)["podSelector"],
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": clients, "ports": [{"protocol": "TCP", "port": port}]},
+                {"from": monitoring, "ports": [{"protocol": "TCP", "port": metrics}]},
+            ],
+        }
+
+
+@pytest.mark.parametrize(("store", "component", "uid", "gid"), [("postgres", "database", 70, 70), ("redis", "cache", 999, 1000)])
+def test_each_data_store_pod_runs_as_its_image_user_and_is_labelled_by_role(
+    runs: dict[str, Run], store: str, component: str, uid: int, gid: int
+) -> None:
+    statefulset = next(s for s in runs["staging"].of_kind("StatefulSet") if s.metadata["name"] == store)
+    assert statefulset.metadata["labels"]["app.kubernetes.io/component"] == component
+    # OnRootMismatch: a large volume is not re-chowned on every start (the default walks every file).
+    assert statefulset.spec["template"]["spec"]["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
+        "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"},
+    }

@@ -31,8 +31,8 @@ API_RESERVED_ENV = frozenset({
     "APP_NAME", "APP_VERSION", "LOG_LEVEL", "DATABASE_HOST", "DATABASE_PORT", "DB_HOST", "DB_PORT", "DB_NAME",
     "DB_USER", "DB_PASSWORD", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD",
 })
-_CONFIG_FILE_NAME = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
-_INI_NAME = re.compile(r"^[^\s\[\]=;#][^\n\[\]=]*$")
+_CONFIG_FILE_NAME = re.compile(r"[-._a-zA-Z0-9]{1,253}")  # fullmatch: "$" passes "a.yaml\n"
+_INI_NAME = re.compile(r"[^\s\[\]=;#][^\n\[\]=]*")
 _INI_VALUE = re.compile(r"[^\n\r\[\]=]+")
 
 
@@ -157,14 +157,14 @@ class ApiConfig(Group):
     @field_validator("files")
     @classmethod
     def _file_names(cls, files: dict[str, str]) -> dict[str, str]:
-        if bad := [n for n in files if not _CONFIG_FILE_NAME.match(n) or n in ("config.ini", ".", "..")]:
+        if bad := [n for n in files if not _CONFIG_FILE_NAME.fullmatch(n) or n in ("config.ini", ".", "..")]:
             raise ValueError(f"{bad}: file names are letters, digits, '-', '_', '.'; config.ini is generated")
         return files
 
     @field_validator("config_ini")
     @classmethod
     def _ini_safe(cls, sections: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        names = [n for section, values in sections.items() for n in (section, *values) if not _INI_NAME.match(n)]
+        names = [n for section, values in sections.items() for n in (section, *values) if not _INI_NAME.fullmatch(n)]
         values = [v for section in sections.values() for v in section.values() if "\n" in v]
         if names or values:
             raise ValueError(f"{names + values}: section and key names without '[]=' or line breaks, values on one line")
