@@ -70,7 +70,9 @@ def test_redis_exporter_reports_every_metric_the_alerts_use(
     stack: str, runs: dict[str, Run], nodes: Callable[[Run, list[str]], Node]
 ) -> None:
     run = runs[stack]
-    node, pod, _ = start_redis(run, nodes)
+    node, pod, spec = start_redis(run, nodes)
+    # Redis lists an error kind in INFO errorstats (redis_errors_total{err}) once one happened.
+    assert "unknown command" in cli(node, pod, spec, "NO-SUCH-COMMAND", password=generated_password(run))
     scrape = start_exporter(node, pod, METRICS_PORT)  # redis_up 1 with the rendered password file
     uses = contract.used("redis_")
     assert len(uses) >= 5, uses  # the parser found the rules' and dashboards' metrics
