@@ -3,14 +3,12 @@ platform's own (two services on one database, one without a cache, one public th
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
 import pytest
 
-from tests.test_two_services import flows, pod_templates
-from tools.engine import ROOT, Run, run_program
-from tools.library import install
+from tests.test_two_services import flows, pod_templates, run_installed
+from tools.engine import ROOT, Run
 
 EXAMPLE = ROOT / "examples" / "shop"
 INTENDED = {("orders", "ordersdb", 5432), ("billing", "ordersdb", 5432), ("orders", "cache", 6379)}
@@ -18,13 +16,7 @@ INTENDED = {("orders", "ordersdb", 5432), ("billing", "ordersdb", 5432), ("order
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    target = str(install(tmp_path_factory.mktemp("library")))
-    sys.path.insert(0, target)
-    try:
-        run = run_program("staging", root=EXAMPLE)
-    finally:
-        sys.path.remove(target)
-    assert run.error is None, run.error
+    run = run_installed(tmp_path_factory, EXAMPLE, "staging")
     assert len(run.kubernetes()) >= 30
     return run
 

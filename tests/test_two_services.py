@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,16 +22,21 @@ INTENDED = {("api", "db", 5432), ("worker", "db", 5432), ("api", "api-cache", 63
 SCRAPED = {("api", 9797), ("worker", 9798), ("db", 9187), ("api-cache", 9121), ("worker-cache", 9121)}
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Run:
+def run_installed(tmp_path_factory: pytest.TempPathFactory, example: Path, stack: str) -> Run:
+    """An example program under the mock engine, importing the wheel as a user's program would."""
     target = str(install(tmp_path_factory.mktemp("library")))
     sys.path.insert(0, target)
     try:
-        run = run_program("dev", root=EXAMPLE)
+        run = run_program(stack, root=example)
     finally:
         sys.path.remove(target)
     assert run.error is None, run.error
     return run
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return run_installed(tmp_path_factory, EXAMPLE, "dev")
 
 
 def _int(value: Any) -> Any:
