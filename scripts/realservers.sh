@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the real-server tier runs, pinned, and is fast when it is already there:
-# Debian's redis-server and the two exporters (apt), Postgres, moto and the AWS CLI (PyPI venv).
+# Debian's redis-server, the two exporters and a Prometheus server (apt), Postgres, moto and the AWS CLI
+# (PyPI venv). The Prometheus server scrapes real processes in tests/integration/test_metrics_contract.py:
+# Debian's package, instead of a 15-20 minute Go build of the chart's version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The servers run as the manifests' non-root users: the venv needs an interpreter they can read
@@ -12,6 +14,7 @@ PYTHON=${REALSERVERS_PYTHON:-/usr/bin/python3}
 APT_PINS=(
   'redis-server=5:7.0.15-*' 'redis-tools=5:7.0.15-*'
   'prometheus-postgres-exporter=0.11.1-*' 'prometheus-redis-exporter=1.45.0-*'
+  'prometheus=2.42.0+ds-*'
 )
 missing=()
 for pin in "${APT_PINS[@]}"; do

@@ -9,8 +9,8 @@
 # Idempotent: a component whose stamp matches its version/inputs is skipped.
 # Afterwards:  source "${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/env.sh"
 # Usage: bash scripts/toolchain.sh [--with-test-tools] [--only NAME[,NAME...]] [--list]
-#   names: etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator prometheus
-#   The last three only run tests (`make toolchain` passes --with-test-tools): `make dev` skips them.
+#   names: etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator
+#   The last two only run tests (`make toolchain` passes --with-test-tools): `make dev` skips them.
 # See scripts/TOOLCHAIN.md for versions, timings and why some versions differ from requirements.txt.
 set -euo pipefail
 
@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=",$2,"; shift 2 ;;
     --with-test-tools) TEST_TOOLS=1; shift ;;
-    --list) echo "etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator prometheus"; exit 0 ;;
+    --list) echo "etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator"; exit 0 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
@@ -176,18 +176,6 @@ build_operator() {
       -o "$BIN/prometheus-operator" ./cmd/operator >>"$LOGS/prometheus-operator.log" 2>&1 ) ||
     { tail -n 30 "$LOGS/prometheus-operator.log" >&2; die "prometheus-operator build failed (log: $LOGS/prometheus-operator.log)"; }
   record_time prometheus-operator $(( $(date +%s) - s )); stamp_set prometheus-operator "$key"
-}
-
-# ---- prometheus (the server, for tests/integration/test_metrics_contract.py) -------------------
-build_prometheus() {
-  local v; v="$(sed -n -E 's/^VERSION="(v[^"]+)"/\1/p' "$HERE/promtool.sh")"  # promtool's version
-  local key="prometheus $v"
-  if stamp_ok prometheus "$key" prometheus; then log "prometheus $v: up to date"; return; fi
-  log "building prometheus $v ..."; local s; s=$(date +%s)
-  # Without the builtinassets tag the web UI is absent; the HTTP API, scraping and rules are all there.
-  GOBIN="$BIN" go install -trimpath -ldflags "$LDFLAGS_BASE" "github.com/prometheus/prometheus/cmd/prometheus@$v" \
-    >"$LOGS/prometheus.log" 2>&1 || { tail -n 30 "$LOGS/prometheus.log" >&2; die "prometheus build failed"; }
-  record_time prometheus $(( $(date +%s) - s )); stamp_set prometheus "$key"
 }
 
 # ---- pulumi CLI --------------------------------------------------------------------------
@@ -337,7 +325,6 @@ want pulumi-resource-kubernetes && build_prk
 want plugins && install_plugins
 want_test_tool sdkgen && build_sdkgen
 want_test_tool prometheus-operator && build_operator
-want_test_tool prometheus && build_prometheus
 write_env
 log "done in $(( $(date +%s) - T0 ))s; cache $(du -sh "$DIR" 2>/dev/null | cut -f1) in $DIR"
 echo "export PATH=\"$BIN:\$PATH\"  # or: source $DIR/env.sh"

@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +27,11 @@ from components import api
 from components.monitoring import dashboard, render_rules
 from tests.test_api import make_args
 from tools.engine import ROOT
-from tools.realengine import TOOLCHAIN
 
 pytestmark = pytest.mark.integration
-PROMETHEUS = TOOLCHAIN / "bin" / "prometheus"
+# Debian bookworm's Prometheus 2.42 (scripts/realservers.sh, apt): the chart runs v3, whose rule
+# language and scraping of these text formats are the same for what is tested here.
+PROMETHEUS = Path("/usr/bin/prometheus")
 
 
 def _free_port() -> int:
@@ -52,7 +54,7 @@ def targets() -> list[Any]:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     if not PROMETHEUS.exists():
-        pytest.skip(f"{PROMETHEUS} missing: bash scripts/toolchain.sh --only prometheus")
+        pytest.skip(f"{PROMETHEUS} missing: make realservers (apt)")
     work = tmp_path_factory.mktemp("contract")
     spec = render_rules("local", targets())
     for group in spec["groups"]:
