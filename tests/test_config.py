@@ -191,12 +191,15 @@ def test_the_metrics_port_is_a_port_of_its_own(stack: str, api: dict) -> None:
     assert load_config(stack, {"api": {**api, "metricsPort": 9100}}).api.metrics_port == 9100
 
 
-def test_without_a_metrics_port_only_a_gateway_can_hide_the_path() -> None:
-    found = problems("staging", {"api": {"metricsPort": None}})
-    assert [p for p in found if p.startswith("platform:api.metricsPort: null serves /metrics")], found
+def test_without_a_metrics_port_every_route_kind_is_accepted() -> None:
+    """The seed's app serves /metrics on its app port (staging's default since #19): every route kind
+    denies the path (an Ingress by an Exact rule to a Service that serves nothing, tests/test_ingress.py),
+    so no kind is refused; a separate metrics port stays possible and must be its own."""
     gateway = {"kind": "gateway", "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}
-    assert load_config("staging", {"api": {"metricsPort": None}, "ingress": gateway}).api.metrics_port is None
-    assert load_config("staging", {"api": {"metricsPort": None}, "ingress": {"kind": "none", "tls": {"enabled": False}}})
+    for ingress in ({}, gateway, {"kind": "none", "tls": {"enabled": False}}):
+        assert load_config("staging", {"api": {"metricsPort": None}, "ingress": ingress}).api.metrics_port is None
+    found = problems("staging", {"api": {"metricsPort": 8080}})
+    assert [p for p in found if p.startswith("platform:api: metricsPort 8080 must differ from containerPort")], found
 
 
 def test_redis_maxmemory_below_its_limit() -> None:
