@@ -8,12 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import ConfigError
-from .validation import label_key_problem, label_value_problem
+from .validation import DNS_LABEL, label_key_problem, label_value_problem
 
 # A DNS-1035 label (Service names need one) short enough for the longest derived name, such as
 # `<instance>-headless` or a StatefulSet pod's controller-revision-hash label.
 INSTANCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def instance_name_problems(name: Any) -> list[str]:
@@ -51,7 +50,7 @@ def sequence_of(value: Any, expected: type | tuple[type, ...], argument: str, wh
 def dns_label(value: Any, argument: str, optional: bool = False) -> list[str]:
     if optional and value is None:
         return []
-    if isinstance(value, str) and _DNS_LABEL.fullmatch(value):
+    if isinstance(value, str) and DNS_LABEL.fullmatch(value):
         return []
     return [f"{argument}: {value!r} is not a namespace name (a DNS-1123 label: lower-case letters, digits and '-')"]
 

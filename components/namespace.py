@@ -11,7 +11,6 @@ name, so two ``NamespaceRef``s or ``Environment``s of one namespace share them.
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,9 +22,8 @@ from .errors import ConfigError
 from .profiles import EnvironmentProfile, profile
 from .settings.base import Footprint
 from .settings.namespace import LimitRangeConfig, Quota, limit_range_problems, quota_problems
+from .validation import DNS_LABEL
 
-# A DNS-1123 label: a namespace name.
-_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # The cluster's own namespaces: a default-deny policy or a quota there takes down DNS and system pods.
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 # Names of pods a component runs, for claims: two workloads whose pods carry the same name label
@@ -98,7 +96,7 @@ class NamespaceRef:
 
     def __post_init__(self) -> None:
         problems = []
-        if not isinstance(self.name, str) or not _NAMESPACE.fullmatch(self.name):
+        if not isinstance(self.name, str) or not DNS_LABEL.fullmatch(self.name):
             problems.append(
                 f"NamespaceRef.name: {self.name!r} is not a namespace name (a DNS-1123 label: lower-case letters, "
                 "digits and '-', at most 63)"

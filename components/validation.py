@@ -21,7 +21,7 @@ _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei"
 _DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "k": Decimal(10**3),
             "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15),
             "E": Decimal(10**18)}
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # also each dot-separated part of a host name
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # a namespace; also each dot-separated part of a host name
 # The distribution/reference grammar: [registry[:port]/]path[:tag][@digest], lower-case path.
 _REPOSITORY = re.compile(
     r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::\d+)?/)?"
@@ -105,7 +105,7 @@ def _matching(name: str, pattern: re.Pattern[str], what: str) -> Callable[[str],
 
 _dns_label = _matching(
     "_dns_label",
-    _DNS_LABEL,
+    DNS_LABEL,
     "a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)",
 )
 _tag = _matching("_tag", _TAG, "an image tag (letters, digits, '_', '.', '-'; at most 128)")
@@ -120,7 +120,7 @@ _sql_identifier = _matching(
 def _hostname(text: str) -> str:
     body = text[2:] if text.startswith("*.") else text
     labels = body.split(".")
-    if len(text) > 253 or len(labels) < 2 or not all(_DNS_LABEL.fullmatch(part) for part in labels):
+    if len(text) > 253 or len(labels) < 2 or not all(DNS_LABEL.fullmatch(part) for part in labels):
         raise ValueError(
             f"{text!r} is not a valid host name (lower-case DNS-1123 labels separated by dots, "
             "such as api.example.com; an optional leading '*.' wildcard)"
@@ -161,7 +161,7 @@ def _priority_class(text: str) -> str:
 
 def _label_key(text: str) -> str:
     prefix, _, name = text.rpartition("/")
-    bad_prefix = prefix and not all(_DNS_LABEL.fullmatch(p) for p in prefix.split("."))
+    bad_prefix = prefix and not all(DNS_LABEL.fullmatch(p) for p in prefix.split("."))
     if bad_prefix or len(name) > 63 or not _LABEL_KEY_NAME.fullmatch(name):
         raise ValueError(f"{text!r} is not a Kubernetes label key ([prefix/]name, name at most 63 characters)")
     return text
