@@ -10,7 +10,15 @@ and its footprint checked against the quota before it registers anything.
 from .api import ApiService, ApiServiceArgs, pod_identity
 from .cluster import kubernetes_provider
 from .config import PlatformConfig, config_warnings, from_pulumi, load_config
-from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef, StoreConnection
+from .connections import (
+    BINDING_KEYS,
+    Credentials,
+    MetricsTarget,
+    PostgresConnection,
+    RedisConnection,
+    SecretKeyRef,
+    StoreConnection,
+)
 from .datastore import DataStoreArgs
 from .environment import Environment, EnvironmentArgs
 from .errors import ConfigError
@@ -56,9 +64,10 @@ from .settings import (
 __version__ = "0.2.0"
 
 __all__ = [
-    "ENVIRONMENTS", "GROUPS", "PROFILES",
+    "BINDING_KEYS", "ENVIRONMENTS", "GROUPS", "PROFILES",
     "AlertReceiver", "ApiConfig", "ApiPersistence", "ApiService", "ApiServiceArgs", "Autoscaling", "Backup",
-    "ClusterConfig", "ConfigError", "DataStoreArgs", "Environment", "EnvironmentArgs", "EnvironmentProfile", "Exporter",
+    "ClusterConfig", "ConfigError", "Credentials", "DataStoreArgs", "Environment", "EnvironmentArgs", "EnvironmentProfile",
+    "Exporter",
     "Footprint", "GatewayRef", "Image", "Ingress", "IngressArgs", "IngressConfig", "IngressController", "LimitRangeConfig",
     "LoggingConfig", "MetricsTarget", "Monitoring", "MonitoringArgs", "MonitoringConfig", "MonitoringResources",
     "NamespaceConfig", "NamespaceRef", "ObjectStore", "Persistence", "PlatformConfig", "Postgres", "PostgresArgs",

@@ -17,6 +17,33 @@ class SecretKeyRef:
     key: str
 
 
+# The keys of a binding Secret, as the Service Binding for Kubernetes spec (servicebinding.io)
+# names them, so frameworks that read a binding directory (Spring Cloud Bindings, Quarkus,
+# .NET's Steeltoe) find them without mapping. A store may add its own (``jdbc-url``).
+BINDING_KEYS = ("type", "provider", "host", "port", "username", "password", "uri")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """One client's own login to a store, delivered in a binding Secret of its own (#22).
+
+    Attributes:
+        client: the client's key: its ApiService instance name, or the name a label-set client was given.
+        user: the login (Postgres role, Redis ACL user) of the current credential generation.
+        secret: the binding Secret's name; its keys are ``BINDING_KEYS`` (plus the store's own).
+        generation: the rotation generation the Secret holds; a new one rolls the client's pods.
+    """
+
+    client: str
+    user: str
+    secret: pulumi.Input[str]
+    generation: int = 1
+
+    def key(self, name: str) -> SecretKeyRef:
+        """One key of the binding Secret, as a consumer references it."""
+        return SecretKeyRef(name=self.secret, key=name)
+
+
 @dataclass(frozen=True, kw_only=True)
 class StoreConnection:
     """How a client reaches one data store; the password only as a Secret reference.
@@ -31,6 +58,7 @@ class StoreConnection:
         pod_labels: identity labels of the store's pods, for the client's egress policy.
         clients: the pod label sets the store admits; a client whose pods match none is refused.
         ready: what a consumer waits for (the seed's `kubectl wait`): the StatefulSet, awaited ready.
+        credentials: each admitted client's own login, by client key (``credentials_for``).
     """
 
     KIND: ClassVar[str] = ""  # the component label of the store's pods: database, cache
@@ -43,6 +71,11 @@ class StoreConnection:
     pod_labels: Mapping[str, str]
     clients: Sequence[Mapping[str, str]] = ()
     ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    credentials: Mapping[str, Credentials] = field(default_factory=dict)
+
+    def credentials_for(self, client: str) -> Credentials | None:
+        """The login the store made for ``client`` (None: the store made none for it)."""
+        return self.credentials.get(client)
 
     def admits(self, pod_labels: Mapping[str, str]) -> bool:
         """Whether pods with ``pod_labels`` match one of the store's client selectors."""
