@@ -32,12 +32,16 @@ class Credentials:
         user: the login (Postgres role, Redis ACL user) of the current credential generation.
         secret: the binding Secret's name; its keys are ``BINDING_KEYS`` (plus the store's own).
         generation: the rotation generation the Secret holds; a new one rolls the client's pods.
+        acknowledge: the ConfigMap (in the store's namespace) the consumer writes, ordered after its
+            pods run this generation, with ``{"generation": "<n>"}``: the store revokes the previous
+            generation only once it reads that. Empty: the store needs no acknowledgement.
     """
 
     client: str
     user: str
     secret: pulumi.Input[str]
     generation: int = 1
+    acknowledge: str = ""
 
     def key(self, name: str) -> SecretKeyRef:
         """One key of the binding Secret, as a consumer references it."""
