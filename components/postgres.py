@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -77,6 +78,8 @@ class PostgresArgs(DataStoreArgs):
     """
 
     settings: PostgresConfig
+    operator: pulumi.Resource | None = None
+    deployed: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -259,9 +262,24 @@ class Postgres(DataStore):
     """
 
     connection: PostgresConnection
+    deployed: tuple[str, ...]
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
+        from . import postgres_cnpg as cnpg  # mode cloudnativepg: the Cluster (and, migrating, the statefulset too)
+
         spec = resolve(name, args)
+        cnpg.check_switch(name, spec.settings, args.deployed)
+        self.deployed = cnpg.deployed(spec.settings)
+        if spec.settings.mode == cnpg.CLOUDNATIVEPG:
+            cnpg.build(self, name, args, spec, opts)
+            return
+        self._stateful_set(name, args, spec, opts)
+        self.register_outputs({"host": self.connection.host, "secretName": self.secret_name, "password": self.password})
+
+    def _stateful_set(
+        self, name: str, args: PostgresArgs, spec: PostgresSpec, opts: pulumi.ResourceOptions | None,
+        extra_clients: Sequence[dict[str, str]] = (),
+    ) -> None:
         pg, s = spec.store, spec.settings
         if s.backup.enabled and (bucket := s.backup.object_store):
             # Two databases pruning one prefix would delete each other's dumps.
@@ -273,6 +291,7 @@ class Postgres(DataStore):
         for warning in s.warnings(namespace_of(args.environment, "PostgresArgs.environment").profile):
             pulumi.log.warn(warning, resource=self)
         backup_clients = [backup_selector(spec)] if s.backup.enabled else []
+        backup_clients += extra_clients
         self._finish(statefulset_spec(spec, self.secret_name), s.metrics.enabled, backup_clients)
         if self.metrics_target and s.backup.enabled:  # its backup alerts come with it
             self.metrics_target = replace(
@@ -309,4 +328,3 @@ class Postgres(DataStore):
             password=SecretKeyRef(name=self.secret_name, key=datastore.PASSWORD_KEY),
             pod_labels=pg.identity, clients=pg.clients, ready=[self.statefulset],
         )
-        self.register_outputs({"host": pg.app, "secretName": self.secret_name, "password": self.password})
