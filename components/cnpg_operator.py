@@ -7,7 +7,7 @@
 * ``existing``: the cluster's owners installed them; the preview reads the three CRDs this program
   uses and stops, naming the setting, when one is missing.
 
-The manifests are read from ``manifestsPath`` (``make upstream`` puts the pinned files in
+The manifests are read from ``operator.manifestsPath`` (``make upstream`` puts the pinned files in
 ``~/.cache/platform-upstream/cnpg``: no internet needed) or else fetched from the releases' URLs.
 """
 
@@ -45,13 +45,10 @@ class CloudNativePGOperatorArgs:
     """Attributes:
         environment: the ``Environment`` (or ``NamespaceRef``) of the stack; the install is cluster-wide.
         settings: install or existing, and where (``PostgresConfig...cloudnativepg.operator``).
-        manifests_path: a directory with the pinned release files (cnpg-1.30.1.yaml, the plugin's manifest.yaml);
-            None: the releases' URLs.
     """
 
     environment: Where
     settings: Operator
-    manifests_path: str | None = None
 
 
 def plugin_objects(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -76,7 +73,7 @@ def release_objects(directory: Path) -> list[dict[str, Any]]:
     missing = [f for f in (RELEASE_FILE, PLUGIN_FILE) if not (directory / f).is_file()]
     if missing:
         raise_if([
-            f"CloudNativePGOperatorArgs.manifests_path: {directory} lacks {missing}; run `make upstream` "
+            f"platform:postgres.cloudnativepg.operator.manifestsPath: {directory} lacks {missing}; run `make upstream` "
             "(the pinned releases land in ~/.cache/platform-upstream/cnpg)"
         ])
     return load(directory / RELEASE_FILE) + plugin_objects(load(directory / PLUGIN_FILE))
@@ -95,7 +92,8 @@ class CloudNativePGOperator(pulumi.ComponentResource):
         if not isinstance(args.settings, Operator):
             raise_if([f"CloudNativePGOperatorArgs.settings: must be an Operator (got {type(args.settings).__name__})"])
         settings = args.settings
-        objects = release_objects(Path(args.manifests_path)) if settings.mode == "install" and args.manifests_path else None
+        path = settings.manifests_path
+        objects = release_objects(Path(path)) if settings.mode == "install" and path else None
         if settings.mode == "install":  # CRDs, ClusterRoles, webhooks: one install per cluster
             claim_in("cluster", where, f"CloudNativePGOperator {name!r}", [("cloudnative-pg", "install")], "in this program")
         super().__init__("platform:index:CloudNativePGOperator", name, None, opts)

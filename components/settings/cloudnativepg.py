@@ -64,6 +64,9 @@ class Operator(Model):
     owners did, and the preview checks their CRDs."""
     namespace: DnsLabel = OPERATOR_NAMESPACE
     """Where the operator and the plugin run (the plugin must share the operator's namespace)."""
+    manifests_path: str | None = None
+    """install: a directory with the pinned release files (`make upstream` fills ~/.cache/platform-upstream/cnpg,
+    no internet needed); unset: the releases' URLs on GitHub."""
 
 
 class Migration(Model):
