@@ -131,7 +131,8 @@ def pod_metadata(store: Store) -> Manifest:
 
 
 def bootstrap(args: PostgresSpec, old_secret: pulumi.Input[str] | None) -> tuple[Manifest, list[Manifest]]:
-    """(spec.bootstrap, spec.externalClusters): an empty database, an import of the statefulset's, or a recovery."""
+    """(spec.bootstrap, spec.externalClusters): an empty database, an import of the statefulset's, or a recovery.
+    The operator reads it once, when it creates the Cluster: once the statefulset is removed it is plain initdb."""
     s, store = args.settings, args.store
     c = s.cloudnativepg
     initdb: dict[str, Any] = {"database": s.database, "owner": s.user}
@@ -142,8 +143,7 @@ def bootstrap(args: PostgresSpec, old_secret: pulumi.Input[str] | None) -> tuple
         if c.recovery.target_time:
             recovery["recoveryTarget"] = {"targetTime": c.recovery.target_time}
         return {"recovery": recovery}, [source]
-    if c.migration is not None:
-        assert old_secret is not None
+    if c.migration is not None and old_secret is not None:
         # A logical import (pg_dump | pg_restore by the operator's import job) of the one database, owned by the user.
         initdb["import"] = {"type": "microservice", "databases": [s.database], "source": {"externalCluster": IMPORT_SOURCE}}
         source = {
