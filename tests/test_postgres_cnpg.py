@@ -358,3 +358,12 @@ def test_the_stack_file_change_in_readme_is_the_tested_one() -> None:
     assert config["mode"] == "cloudnativepg" and set(API_SERVER) <= set(config["cloudnativepg"])
     stack = {"postgres": {"mode": config["mode"], "cloudnativepg": {**config["cloudnativepg"], "migration": None}}}
     assert load_config("production", stack).postgres.cloudnativepg.instances == 3
+
+
+def test_the_policy_pack_passes_the_cluster_and_refuses_it_unprotected(production: Run) -> None:
+    from policy import validators as v
+    from tests.test_policy import subjects
+
+    assert v.violations(subjects(production)) == {}
+    unprotected = [s._replace(protect=False) if s.kind == "Cluster" else s for s in subjects(production)]
+    assert "protected-production-data" in v.violations(unprotected)
