@@ -23,7 +23,7 @@ from .environment import namespace_of, options_in
 from .errors import PROJECT
 from .namespace import StoreRecord
 from .postgres import PORT, PRIVATE_RANGES, PostgresSpec
-from .settings.cloudnativepg import OPERATOR_NAMESPACE, archiving
+from .settings.cloudnativepg import archiving
 
 PLUGIN = "barman-cloud.cloudnative-pg.io"
 STATUS_PORT = 8000  # the instance manager's status endpoint: the operator and the other instances call it
@@ -375,7 +375,7 @@ class ClusterParts:
                 f"{name}-{client.key}-password", length=32, special=False,
                 opts=pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(ignore_changes=["length", "special"])),
             )
-            password = pulumi.Output.secret(generated.result)
+            password: pulumi.Output[str] = pulumi.Output.secret(generated.result)
             # The operator reads the role's password from a basic-auth Secret (cnpg.io/reload: it follows changes).
             login = k8s.core.v1.Secret(
                 f"{name}-{client.key}-login",
@@ -464,7 +464,7 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
             "archive it recovers from; recover from another prefix (the old one), and keep the new archive apart"
         )
     if args.operator is not None and not isinstance(args.operator, pulumi.Resource):
-        problems.append(f"PostgresArgs.operator: must be the operator's component (a pulumi.Resource) or None")
+        problems.append("PostgresArgs.operator: must be the operator's component (a pulumi.Resource) or None")
     raise_if(problems)
     old: tuple[str, Mapping[str, str]] | None = None
     if s.stateful_set:  # a migration: the old objects exactly as before, the import job let in

@@ -246,9 +246,8 @@ def test_every_alert_of_an_instance_names_it() -> None:
             if alert["alert"].startswith("Platform"):
                 continue
             summary, expr = alert["annotations"]["summary"], alert["expr"]
-            instance = next(
-                n for n in ("shop", "analytics", "cache", "api", "postgres", "redis", "orders", "ledger") if group["name"].startswith(n)
-            )
+            names = ("shop", "analytics", "cache", "api", "postgres", "redis", "orders", "ledger")
+            instance = next(n for n in names if group["name"].startswith(n))
             assert instance in summary or "{{ $labels." in summary, (group["name"], alert["alert"], summary)
             assert any(f'{label}="' in expr for label in ("job", "statefulset", "cronjob")), alert["alert"]
             if "by (" in expr:

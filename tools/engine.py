@@ -29,6 +29,7 @@ PROJECT = "platform"
 MOCK_PASSWORD_PREFIX = "mock-generated-"  # noqa: S105 - a marker prefix, not a password
 # The fixed suffix the mock gives auto-named objects (Pulumi's is random): renders stay stable.
 AUTONAME_SUFFIX = "a1b2c3d4"
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 _SECRET_SIG = rpc._special_sig_key
 _SECRET_VALUE = rpc._special_secret_sig
 
@@ -132,10 +133,10 @@ class _Mocks(pulumi.runtime.Mocks):
     def __init__(self, last_outputs: dict[str, Any] | None = None):
         self.last_outputs = last_outputs or {}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        if args.token == "pulumi:pulumi:readStackOutputs":  # the stack's own last outputs (components.history)
-            return {"name": args.args.get("name"), "outputs": self.last_outputs, "secretOutputNames": []}
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        if args.token == READ_STACK_OUTPUTS:  # the stack's own last outputs (components.history)
+            return {"name": args.args.get("name"), "outputs": self.last_outputs, "secretOutputNames": []}, []
+        return {}, []
 
 
 class _Monitor(mocks.MockMonitor):

@@ -178,7 +178,9 @@ def cloudnativepg_defaults(env: EnvironmentProfile) -> dict[str, Any]:
         "antiAffinity": "required" if strict else "preferred",
         "zoneSpread": "required" if strict else "preferred" if durable else "off",
         "backupRetention": "30d" if strict else "7d",
-        "plugin": {"resources": resources("100m", "128Mi", "100m", "128Mi") if durable else resources("10m", "64Mi", "100m", "128Mi")},
+        "plugin": {
+            "resources": resources("100m", "128Mi", "100m", "128Mi") if durable else resources("10m", "64Mi", "100m", "128Mi")
+        },
         "operator": {"mode": "existing" if durable else "install"},
     }
 
@@ -215,7 +217,9 @@ def cloudnativepg_rules(pg: PostgresConfig, env: EnvironmentProfile) -> list[str
             "-l kubernetes.io/service-name=kubernetes)"
         )
     if not pg.persistence.enabled:
-        problems.append(f"{PROJECT}:postgres.persistence.enabled: a CloudNativePG Cluster always keeps its data on volumes; set it to true")
+        problems.append(
+            f"{PROJECT}:postgres.persistence.enabled: a CloudNativePG Cluster always keeps its data on volumes; set it to true"
+        )
     if pg.backup.enabled and pg.backup.object_store is None:
         problems.append(
             f"{PROJECT}:postgres.backup.objectStore: in mode cloudnativepg base backups and the WAL archive go to an "
@@ -242,5 +246,3 @@ def cloudnativepg_footprint(pg: PostgresConfig) -> Footprint:
         claims += [("postgres.cloudnativepg.walStorage", c.wal_storage.size)] * c.instances
     return Footprint(workloads, tuple(claims), services=3)  # -rw, -ro, -r
 
-
-__all__ = ["CloudNativePG", "archiving", "cloudnativepg_footprint", "cloudnativepg_rules", "Migration", "Operator", "Plugin", "Recovery", "Synchronous", "cloudnativepg_defaults"]
