@@ -33,8 +33,9 @@ OPERATOR_NAMESPACE = "cnpg-system"
 OPERATOR_VERSION = "1.30.1"
 PLUGIN_VERSION = "0.15.0"
 # The plugin's sidecar image, as the pinned plugin release runs it (set by its installation, not here).
+# (Not a config default: its version follows PLUGIN_VERSION, which scripts/upstream.lock pins.)
 PLUGIN_SIDECAR_IMAGE = Image.model_validate(
-    {"repository": "ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar", "tag": f"v{PLUGIN_VERSION}"}
+    dict(repository="ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar", tag=f"v{PLUGIN_VERSION}")
 )
 # CloudNativePG's own images: the operator's instance manager is injected, barman tools are in the plugin's sidecar.
 DEFAULT_IMAGE = {"repository": "ghcr.io/cloudnative-pg/postgresql", "tag": "17.11-system-trixie"}
