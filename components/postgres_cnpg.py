@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from .connections import BINDING_KEYS, Credentials, MetricsTarget, PostgresConnection, SecretKeyRef
 from .contracts import raise_if
-from .datastore import PASSWORD_KEY, Manifest, Store, resources
+from .datastore import PASSWORD_KEY, Manifest, Store, resources, scraper_peer
 from .environment import namespace_of, options_in
 from .errors import PROJECT
 from .namespace import StoreRecord
 from .postgres import PORT, PRIVATE_RANGES, PostgresSpec
+from .settings import PostgresConfig
 from .settings.cloudnativepg import archiving
 
 PLUGIN = "barman-cloud.cloudnative-pg.io"
@@ -95,12 +98,12 @@ def six_field_cron(schedule: str) -> str:
     return " ".join(["0", *fields])
 
 
-def clients(store: Store, keys: list[str]) -> list[Client]:
+def clients(keys: list[str]) -> list[Client]:
     """The clients given by name get their own role; Postgres folds unquoted names to lower case, '-' is not allowed."""
     return [Client(key, key.replace("-", "_")) for key in keys]
 
 
-def role_spec(store: Store, client: Client, secret: pulumi.Input[str], owner: str) -> Manifest:
+def role_spec(client: Client, secret: pulumi.Input[str], owner: str) -> Manifest:
     """A declarative role the operator keeps in sync: it logs in, and inherits the owner's privileges."""
     return {
         "name": client.role, "ensure": "present", "login": True, "inherit": True, "inRoles": [owner],
@@ -262,8 +265,6 @@ def ingress_policy_spec(args: PostgresSpec, client_pods: list[Mapping[str, str]]
         {"from": [operator], "ports": [_tcp(STATUS_PORT), _tcp(PORT)]},
     ]
     if store.monitoring_namespace:
-        from .datastore import scraper_peer
-
         rules.append({"from": [scraper_peer(store.monitoring_namespace, store.monitoring_pod_labels)],
                       "ports": [_tcp(METRICS_PORT)]})
     return {"podSelector": {"matchLabels": instance_labels(store)}, "policyTypes": ["Ingress"], "ingress": rules}
@@ -321,12 +322,12 @@ BARMAN_API = "barmancloud.cnpg.io/v1"
 STATEFULSET, CLOUDNATIVEPG = "statefulset", "cloudnativepg"
 
 
-def deployed(settings: Any) -> tuple[str, ...]:
+def deployed(settings: PostgresConfig) -> tuple[str, ...]:
     """What this configuration deploys for an instance: the statefulset, the Cluster, or both (a migration)."""
     return tuple(m for m, on in ((STATEFULSET, settings.stateful_set), (CLOUDNATIVEPG, settings.mode == CLOUDNATIVEPG)) if on)
 
 
-def switch_problems(instance: str, settings: Any, before: tuple[str, ...] | None) -> list[str]:
+def switch_problems(instance: str, settings: PostgresConfig, before: tuple[str, ...] | None) -> list[str]:
     """A mode switch that would delete a database by surprise: refused, naming the key that declares it."""
     if before is None:
         return []
@@ -355,9 +356,6 @@ class ClusterParts:
         self, parent: pulumi.ComponentResource, name: str, args: PostgresSpec, client_keys: list[str],
         client_pods: list[Mapping[str, str]], operator: pulumi.Resource | None, old: tuple[str, Mapping[str, str]] | None,
     ):
-        import pulumi_kubernetes as k8s
-        import pulumi_random as random
-
         s, store = args.settings, args.store
         c = s.cloudnativepg
         data = pulumi.ResourceOptions(parent=parent)
@@ -370,7 +368,7 @@ class ClusterParts:
         )
         roles: list[Manifest] = []
         self.credentials: dict[str, Credentials] = {}
-        for client in clients(store, client_keys):
+        for client in clients(client_keys):
             generated = random.RandomPassword(
                 f"{name}-{client.key}-password", length=32, special=False,
                 opts=pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(ignore_changes=["length", "special"])),
@@ -382,7 +380,7 @@ class ClusterParts:
                 metadata={**store.metadata(None), "labels": {**store.labels(), "cnpg.io/reload": "true"}},
                 type="kubernetes.io/basic-auth", string_data={"username": client.role, "password": password}, opts=data,
             )
-            roles.append(role_spec(store, client, login.metadata.apply(lambda m: m["name"]), s.user))
+            roles.append(role_spec(client, login.metadata.apply(lambda m: m["name"]), s.user))
             binding = k8s.core.v1.Secret(
                 f"{name}-{client.key}-binding", metadata=store.metadata(None), type="servicebinding.io/postgresql",
                 string_data=binding_data(args, client, password), opts=data,
@@ -440,7 +438,7 @@ def metrics_target(args: PostgresSpec) -> MetricsTarget:
     )
 
 
-def check_switch(instance: str, settings: Any, before: Sequence[str] | None) -> None:
+def check_switch(instance: str, settings: PostgresConfig, before: Sequence[str] | None) -> None:
     """Refuse a switch that would delete a database, before anything registers (``PostgresArgs.deployed``)."""
     problems: list[str] = []
     if before is not None and (isinstance(before, str) or not all(m in (STATEFULSET, CLOUDNATIVEPG) for m in before)):
@@ -486,7 +484,8 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
         clients=store.clients, ready=[parts.cluster], credentials=parts.credentials,
     )
     component.cluster = parts.cluster
-    if c.migration is None or c.migration.cutover:
+    cut_over = c.migration is None or c.migration.cutover
+    if cut_over:
         component.connection = cluster_connection
         if s.stateful_set:  # what clients' policies and connections are checked against from now on
             where.register_store(name, StoreRecord(kind=store.component, pod_labels=instance_labels(store),
@@ -494,6 +493,6 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
         component.secret_name = pulumi.Output.from_input(app_secret(store))
         # The operator generates the owner's password into the -app Secret: Pulumi never holds it.
         component.password = pulumi.Output.secret("")
-    component.metrics_target = metrics_target(spec) if s.metrics.enabled and component.connection is cluster_connection \
-        else getattr(component, "metrics_target", None)
+    if cut_over:  # until then the statefulset's exporter is what runs the clients' database
+        component.metrics_target = metrics_target(spec) if s.metrics.enabled else None
     component.register_outputs({"host": component.connection.host, "secretName": component.secret_name})
