@@ -18,8 +18,8 @@ from pydantic import Field, field_validator, model_validator
 
 from ..errors import PROJECT
 from ..profiles import EnvironmentProfile
-from ..validation import DnsLabel, Port
-from .base import Cidr, Container, Footprint, Image, Model, Persistence, Resources, Workload, resources
+from ..validation import DnsLabel, Port, StorageQuantity
+from .base import Cidr, Container, Footprint, Image, Model, Resources, Workload, resources
 
 if TYPE_CHECKING:
     from .postgres import PostgresConfig
@@ -48,6 +48,17 @@ class Synchronous(Model):
     """Standbys each commit waits for (method any); 0: asynchronous replication."""
     data_durability: Literal["required", "preferred"] = "required"
     """required: writes stop while fewer standbys are up; preferred: they continue, asynchronously, on the primary alone."""
+
+
+class WalStorage(Model):
+    """A volume of its own for each instance's WAL (pg_wal)."""
+
+    enabled: bool
+    """A separate WAL volume; false: WAL shares the data volume."""
+    size: StorageQuantity
+    """Its size: WAL kept between checkpoints and not yet archived."""
+    storage_class: DnsLabel | None = None
+    """Its StorageClass; unset: the cluster's default class."""
 
 
 class Plugin(Model):
@@ -117,7 +128,7 @@ class CloudNativePG(Model):
     """Postgres instances: one primary, the rest hot standbys a failover promotes."""
     image: Image
     """The instances' image (a CloudNativePG operand image; its tag must start with postgres.majorVersion)."""
-    wal_storage: Persistence
+    wal_storage: WalStorage
     """A separate volume for WAL (pg_wal): a full WAL volume never fills the data volume, and the reverse."""
     parameters: dict[ParameterName, str] = Field(default_factory=dict)
     """postgresql.conf parameters, every value a string ('256MB', "100"); the operator refuses the ones it manages."""
