@@ -46,30 +46,15 @@ class Client:
     role: str
 
 
-def host(store: Store) -> str:
-    """The read-write Service: always the primary, whichever instance that is after a failover."""
-    return f"{store.app}-rw"
+# The names this mode gives its objects, by role: ``<instance>-<suffix>``.
+RW, APP, ACCOUNT, ARCHIVE, BACKUP, POLICY = "rw", "app", "cnpg", "archive", "backup", "cnpg"
 
 
-def app_secret(store: Store) -> str:
-    """The operator's Secret of the database owner (username, password, uri, jdbc-uri...)."""
-    return f"{store.app}-app"
-
-
-def account(store: Store) -> str:
-    return f"{store.app}-cnpg"
-
-
-def object_store_name(store: Store) -> str:
-    return f"{store.app}-archive"
-
-
-def backup_name(store: Store) -> str:
-    return f"{store.app}-backup"
-
-
-def policy_name(store: Store) -> str:
-    return f"{store.app}-cnpg"
+def named(store: Store, suffix: str) -> str:
+    """``rw``: the read-write Service (always the primary, whichever instance that is after a failover);
+    ``app``: the operator's Secret of the database owner; ``cnpg``: the instances' ServiceAccount and ingress
+    policy; ``archive``: the ObjectStore; ``backup``: the ScheduledBackup."""
+    return f"{store.app}-{suffix}"
 
 
 def instance_labels(store: Store) -> dict[str, str]:
@@ -114,9 +99,9 @@ def role_spec(client: Client, secret: pulumi.Input[str], owner: str) -> Manifest
 def binding_data(args: PostgresSpec, client: Client, password: pulumi.Output[str]) -> Mapping[str, pulumi.Input[str]]:
     """One client's binding Secret (servicebinding.io keys, plus jdbc-url and database)."""
     s, store = args.settings, args.store
-    where = f"{host(store)}.{store.namespace}.svc:{PORT}/{s.database}"
+    where = f"{named(store, RW)}.{store.namespace}.svc:{PORT}/{s.database}"
     data: dict[str, pulumi.Input[str]] = {
-        "type": "postgresql", "provider": "cloudnativepg", "host": host(store), "port": str(PORT),
+        "type": "postgresql", "provider": "cloudnativepg", "host": named(store, RW), "port": str(PORT),
         "username": client.role, "password": password, "database": s.database,
         "uri": pulumi.Output.concat("postgresql://", client.role, ":", password, "@", where),
         "jdbc-url": f"jdbc:postgresql://{where}?user={client.role}",
@@ -141,7 +126,7 @@ def bootstrap(args: PostgresSpec, old_secret: pulumi.Input[str] | None) -> tuple
     initdb: dict[str, Any] = {"database": s.database, "owner": s.user}
     if c.recovery is not None:
         source = {"name": RECOVERY_SOURCE, "plugin": {"name": PLUGIN, "parameters": {
-            "barmanObjectName": f"{object_store_name(store)}-source", "serverName": c.recovery.source_cluster}}}
+            "barmanObjectName": f"{named(store, ARCHIVE)}-source", "serverName": c.recovery.source_cluster}}}
         recovery: dict[str, Any] = {"source": RECOVERY_SOURCE, "database": s.database, "owner": s.user}
         if c.recovery.target_time:
             recovery["recoveryTarget"] = {"targetTime": c.recovery.target_time}
@@ -177,7 +162,7 @@ def cluster_spec(
         "postgresql": postgresql,
         "bootstrap": boot,
         "enableSuperuserAccess": False,
-        "serviceAccountName": account(store),
+        "serviceAccountName": named(store, ACCOUNT),
         "storage": _storage(s.persistence.size, s.persistence.storage_class),
         "resources": resources(s.resources),
         "affinity": {
@@ -201,7 +186,7 @@ def cluster_spec(
     if s.priority_class_name:
         spec["priorityClassName"] = s.priority_class_name
     if archiving(s):
-        spec["plugins"] = [{"name": PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": object_store_name(store)}}]
+        spec["plugins"] = [{"name": PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": named(store, ARCHIVE)}}]
     if external:
         spec["externalClusters"] = external
     if roles:
@@ -299,17 +284,17 @@ def names(args: PostgresSpec) -> list[tuple[str, str]]:
     store, s = args.store, args.settings
     c = s.cloudnativepg
     result = [
-        ("Cluster", store.app), ("ServiceAccount", account(store)), ("Role", store.app), ("RoleBinding", store.app),
-        ("NetworkPolicy", policy_name(store)), ("NetworkPolicy", f"{policy_name(store)}-egress"),
+        ("Cluster", store.app), ("ServiceAccount", named(store, ACCOUNT)), ("Role", store.app), ("RoleBinding", store.app),
+        ("NetworkPolicy", named(store, POLICY)), ("NetworkPolicy", f"{named(store, POLICY)}-egress"),
         *(("Service", f"{store.app}-{kind}") for kind in ("rw", "ro", "r")),
         *(("Secret", f"{store.app}-{kind}") for kind in ("app", "ca", "server", "replication")),
         *((("PodDisruptionBudget", store.app), ("PodDisruptionBudget", f"{store.app}-primary")) if c.instances > 1 else ()),
         *(("PersistentVolumeClaim", f"{store.app}-{i}") for i in range(1, c.instances + 1)),
     ]
     if archiving(s):
-        result += [("ObjectStore", object_store_name(store)), ("ScheduledBackup", backup_name(store))]
+        result += [("ObjectStore", named(store, ARCHIVE)), ("ScheduledBackup", named(store, BACKUP))]
     if c.recovery is not None:
-        result.append(("ObjectStore", f"{object_store_name(store)}-source"))
+        result.append(("ObjectStore", f"{named(store, ARCHIVE)}-source"))
     return result
 
 
@@ -364,7 +349,8 @@ class ClusterParts:
 
         # Its own account: the operator binds its Role to it; the instance manager calls the Kubernetes API.
         service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-cnpg-account", metadata=store.metadata(account(store)), automount_service_account_token=True, opts=plain,
+            f"{name}-cnpg-account", metadata=store.metadata(named(store, ACCOUNT)), automount_service_account_token=True,
+            opts=plain,
         )
         roles: list[Manifest] = []
         self.credentials: dict[str, Credentials] = {}
@@ -396,22 +382,22 @@ class ClusterParts:
         if archiving(s):
             archive.append(k8s.apiextensions.CustomResource(
                 f"{name}-archive", api_version=BARMAN_API, kind="ObjectStore",
-                metadata=store.metadata(object_store_name(store)), spec=object_store_spec(args),
+                metadata=store.metadata(named(store, ARCHIVE)), spec=object_store_spec(args),
                 opts=pulumi.ResourceOptions.merge(plain, after_operator),
             ))
         if c.recovery is not None:
             archive.append(k8s.apiextensions.CustomResource(
                 f"{name}-archive-source", api_version=BARMAN_API, kind="ObjectStore",
-                metadata=store.metadata(f"{object_store_name(store)}-source"),
+                metadata=store.metadata(f"{named(store, ARCHIVE)}-source"),
                 spec=object_store_spec(args, c.recovery.source_prefix, sidecar=False),
                 opts=pulumi.ResourceOptions.merge(plain, after_operator),
             ))
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-cnpg-policy", metadata=store.metadata(policy_name(store)),
+            f"{name}-cnpg-policy", metadata=store.metadata(named(store, POLICY)),
             spec=ingress_policy_spec(args, client_pods, c.operator.namespace), opts=plain,
         )
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-cnpg-egress", metadata=store.metadata(f"{policy_name(store)}-egress"),
+            f"{name}-cnpg-egress", metadata=store.metadata(f"{named(store, POLICY)}-egress"),
             spec=egress_policy_spec(args, old[1] if old else None), opts=plain,
         )
         self.cluster = k8s.apiextensions.CustomResource(
@@ -422,7 +408,7 @@ class ClusterParts:
         if archiving(s):
             k8s.apiextensions.CustomResource(
                 f"{name}-backup", api_version=CLUSTER_API, kind="ScheduledBackup",
-                metadata=store.metadata(backup_name(store), "backup"), spec=scheduled_backup_spec(args),
+                metadata=store.metadata(named(store, BACKUP), "backup"), spec=scheduled_backup_spec(args),
                 opts=pulumi.ResourceOptions.merge(plain, pulumi.ResourceOptions(depends_on=[self.cluster])),
             )
 
@@ -479,8 +465,8 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
         pulumi.log.warn(warning, resource=component)
     parts = ClusterParts(component, name, spec, client_keys, list(store.clients), args.operator, old)
     cluster_connection = PostgresConnection(
-        instance=name, namespace=store.namespace, host=host(store), port=PORT, database=s.database, user=s.user,
-        password=SecretKeyRef(name=app_secret(store), key=PASSWORD_KEY), pod_labels=instance_labels(store),
+        instance=name, namespace=store.namespace, host=named(store, RW), port=PORT, database=s.database, user=s.user,
+        password=SecretKeyRef(name=named(store, APP), key=PASSWORD_KEY), pod_labels=instance_labels(store),
         clients=store.clients, ready=[parts.cluster], credentials=parts.credentials,
     )
     component.cluster = parts.cluster
@@ -490,7 +476,7 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
         if s.stateful_set:  # what clients' policies and connections are checked against from now on
             where.register_store(name, StoreRecord(kind=store.component, pod_labels=instance_labels(store),
                                                    clients=store.clients))
-        component.secret_name = pulumi.Output.from_input(app_secret(store))
+        component.secret_name = pulumi.Output.from_input(named(store, APP))
         # The operator generates the owner's password into the -app Secret: Pulumi never holds it.
         component.password = pulumi.Output.secret("")
     if cut_over:  # until then the statefulset's exporter is what runs the clients' database
