@@ -10,11 +10,15 @@ from components.history import POSTGRES_MODES, last_outputs, postgres_deployed
 from components.ingress import Ingress, IngressArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.postgres import Postgres, PostgresArgs
+from components.postgres_cnpg import check_switch
 from components.redis import Redis, RedisArgs
 from environments import from_pulumi
 
 # Every config problem is reported here, at once, before a single resource is registered.
 config = from_pulumi()
+# So is a Postgres mode switch that would delete the database, judged by what the stack's last update deployed.
+deployed = postgres_deployed(last_outputs(), "postgres")
+check_switch("postgres", config.postgres, deployed)
 
 # The namespace; every component below deploys into it with its provider, is deleted with it where
 # the environment says so, and claims its names and quota there before it registers anything.
@@ -29,8 +33,7 @@ environment = Environment(
 # Only the Prometheus pods there, by their labels: not Grafana, Alertmanager or a log shipper.
 scraper = None if config.monitoring.mode == "off" else config.monitoring.namespace
 prometheus = config.monitoring.prometheus_pod_labels
-# Mode cloudnativepg needs the operator (installed here, or the cluster's: checked); a mode switch that would
-# delete the database is refused against what the stack's last update deployed.
+# Mode cloudnativepg needs the operator: installed here, or the cluster's (its CRDs checked).
 operator = None
 if config.postgres.mode == "cloudnativepg":
     operator = CloudNativePGOperator(
@@ -40,7 +43,7 @@ postgres = Postgres(
     "postgres",
     PostgresArgs(environment=environment, settings=config.postgres, clients=["api"], monitoring_namespace=scraper,
                  monitoring_pod_labels=prometheus, operator=operator,
-                 deployed=postgres_deployed(last_outputs(), "postgres")),
+                 deployed=deployed),
 )
 redis = Redis(
     "redis",
