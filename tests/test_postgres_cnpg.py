@@ -367,3 +367,12 @@ def test_the_policy_pack_passes_the_cluster_and_refuses_it_unprotected(productio
     assert v.violations(subjects(production)) == {}
     unprotected = [s._replace(protect=False) if s.kind == "Cluster" else s for s in subjects(production)]
     assert "protected-production-data" in v.violations(unprotected)
+
+
+def test_dev_installs_the_operator_from_the_release_urls_by_default() -> None:
+    run = run_ok("dev", {"postgres": {"mode": "cloudnativepg", "cloudnativepg": API_SERVER}})
+    files = {r.inputs["file"] for r in run.of_kind("ConfigFile")}
+    assert files == {
+        "https://github.com/cloudnative-pg/cloudnative-pg/releases/download/v1.30.1/cnpg-1.30.1.yaml",
+        "https://github.com/cloudnative-pg/plugin-barman-cloud/releases/download/v0.15.0/manifest.yaml",
+    }

@@ -232,12 +232,17 @@ def test_an_existing_statefulset_database_is_not_switched_by_surprise(workspace:
         ws.delete_namespaces(SWITCH)
 
 
-def test_destroy_removes_the_cluster(workspace: Workspace, deployed: Workspace, operator: dict[str, Any]) -> None:
-    # Last in the module: the fixture's teardown would do it too, this checks it did.
+def test_destroy_refuses_then_retains_the_cluster(workspace: Workspace, deployed: Workspace, operator: dict[str, Any]) -> None:
+    # Production data: destroy stops on the protected Cluster; unprotected, it leaves the stack but stays in the
+    # cluster (retainOnDelete, like the statefulset's volumes), with the stack's other objects deleted.
+    refused = deployed.pulumi("destroy", "--yes", "--skip-preview", stack=STACK, check=False, timeout=900)
+    assert refused.returncode != 0 and "protect" in refused.stdout + refused.stderr
     deployed.pulumi("state", "unprotect", "--all", "--yes", stack=STACK)
     deployed.pulumi("destroy", "--yes", "--skip-preview", stack=STACK, timeout=900)
-    gone = deployed.kubectl("-n", STACK, "get", "clusters.postgresql.cnpg.io", "postgres", check=False)
-    assert gone.returncode != 0
+    state = json.loads(deployed.pulumi("stack", "export", stack=STACK).stdout)
+    assert not [r for r in state["deployment"].get("resources") or [] if r["type"] != "pulumi:pulumi:Stack"]
+    assert deployed.kubectl("-n", STACK, "get", "clusters.postgresql.cnpg.io", "postgres", check=False).returncode == 0
+    assert deployed.kubectl("-n", STACK, "get", "deployment", "api", check=False).returncode != 0
 
 
 def test_the_operator_reconciled_nothing_and_talked_to_127_0_0_1_only(workspace: Workspace, operator: dict[str, Any]) -> None:
@@ -250,6 +255,7 @@ def test_the_operator_reconciled_nothing_and_talked_to_127_0_0_1_only(workspace:
     dials = {d for d in re.findall(r"dial tcp ([\d.]+):", text) if d != "127.0.0.1"}
     assert not dials, dials
     # Every log line about the stack's namespaces is a webhook's (loggers "<kind>-resource"): nothing reconciled.
-    about = [json.loads(line) for line in text.splitlines() if line.startswith("{") and (STACK in line or SWITCH in line)]
+    namespaces = (f'"namespace":"{STACK}"', f'"namespace":"{SWITCH}"')
+    about = [json.loads(line) for line in text.splitlines() if line.startswith("{") and any(n in line for n in namespaces)]
     assert about, "the webhooks never saw the stack's objects"
     assert {entry.get("logger", "") for entry in about} <= {"cluster-resource", "scheduledbackup-resource", "backup-resource"}
