@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from tests.cloudnativepg_stack import CLOUDNATIVEPG
+from tools.engine import ROOT
 from tools.realengine import TOOLCHAIN, Workspace
 from tools.upstream import fetched
 
@@ -172,6 +173,15 @@ def test_the_cluster_is_validated_and_defaulted_by_the_operator(deployed: Worksp
 
 def test_a_second_preview_expects_no_changes(deployed: Workspace) -> None:
     deployed.pulumi("preview", "--expect-no-changes", stack=STACK, timeout=900)
+
+
+def test_the_policy_pack_passes_the_deployed_stack(deployed: Workspace) -> None:
+    pack = ROOT / "policy"
+    if not (pack / "venv" / "bin" / "python").exists():
+        pytest.fail("the policy pack's virtualenv is missing: make policy-venv")
+    clean = deployed.pulumi("preview", "--policy-pack", str(pack), stack=STACK, check=False, timeout=900)
+    assert clean.returncode == 0, clean.stdout[-4000:] + clean.stderr[-4000:]
+    assert "platform-invariants" in clean.stdout, clean.stdout[-4000:]
 
 
 @pytest.mark.parametrize(
