@@ -377,14 +377,19 @@ def test_connection_object(mocked: None) -> pulumi.Output:
     component = Postgres("pg", PostgresArgs(environment=NamespaceRef(name="dev", environment="dev"),
                                             settings=load_config("dev", {}).postgres, clients=["api"]))
     connection = component.connection
-    assert (connection.host, connection.port, connection.database, connection.user) == ("pg", 5432, "myapp", "app")
+    # Nothing of the superuser: no shared password, no user; the client's own login instead.
+    assert (connection.host, connection.port, connection.database, connection.user) == ("pg", 5432, "myapp", "")
+    assert connection.password is None
     assert connection.pod_labels == identity_labels("pg", "dev", "database")
     assert connection.admits(identity_labels("api", "dev", "api"))
     assert not connection.admits(identity_labels("api", "dev", "backup"))
-    assert list(connection.ready) == [component.statefulset] and connection.password.key == "password"
+    assert list(connection.ready) == [component.statefulset]
     assert component.metrics_target is not None and component.metrics_target.port == "metrics"
+    api = connection.credentials_for("api")
+    assert api is not None and (api.client, api.user, api.generation, api.acknowledge) == ("api", "api_g1", 1, "pg-api-ack")
+    assert list(connection.credentials) == ["api"]  # the exporter's and backup's logins are the store's own
 
     def check(name: str) -> None:
-        assert name == "pg-secret-generated"
+        assert name == "pg-api-g1"
 
-    return pulumi.Output.from_input(connection.password.name).apply(check)
+    return pulumi.Output.from_input(api.secret).apply(check)
