@@ -78,7 +78,7 @@ def roles_sql(pg: Store, s: PostgresConfig) -> str:
         "SET log_statement = 'none';  -- the passwords below never reach the server's log",
         "SET log_min_error_statement = 'panic';",
         "SET track_activities = off;  -- nor pg_stat_activity, which pg_monitor reads",
-        "SET password_encryption = 'scram-sha-256';",
+        "SET password_encryption TO 'scram-sha-256';",
         "SET client_min_messages = 'warning';",
     ]
     out += [f"\\set pw_{i} `cat {LOGINS_DIR}/{login_name(login)}`" for i, login in enumerate(all_logins)]

@@ -42,6 +42,7 @@ SOCKET_DIR_SIZE = "16Mi"
 # the running pod in place (the kubelet's sync), without restarting the server.
 ROLES_DIR = "/etc/postgresql/platform"
 ROLES_MARKER = f"{SOCKET_DIR}/roles-applied"  # the roles container is ready once the roles were applied
+ROLES_HEARTBEAT = f"{SOCKET_DIR}/roles-heartbeat"  # written every loop: alive while it is recent
 ROLES_RESYNC_SECONDS = 300  # re-applied this often even unchanged: a role altered by hand is put back
 # The readiness probe's startup packet names no real role: the server asks for a password, the probe hangs up,
 # and nothing is logged (the superuser would be rejected, and logged, on every probe).
@@ -52,6 +53,7 @@ ROLES_SCRIPT = f"""set -u
 last="" applied=0
 while :; do
   now=$(date +%s)
+  echo "$now" > "$HEARTBEAT"
   sum=$(cat "$ROLES_DIR"/* "$LOGINS_DIR"/* "$ACKS_DIR"/*/* 2>/dev/null | cksum)
   if [ "$sum" != "$last" ] || [ $((now - applied)) -ge {ROLES_RESYNC_SECONDS} ]; then
     missing=""
@@ -265,13 +267,17 @@ def statefulset_spec(args: PostgresSpec, secret_name: pulumi.Input[str]) -> Mani
         **datastore.exec_probes(ready, startup_seconds=600),
     )
     roles_env = {"ROLES_DIR": ROLES_DIR, "LOGINS_DIR": LOGINS_DIR, "ACKS_DIR": ACKS_DIR, "SOCKET_DIR": SOCKET_DIR,
-                 "SUPERUSER": s.user, "DATABASE": s.database, "MARKER": ROLES_MARKER}
+                 "SUPERUSER": s.user, "DATABASE": s.database, "MARKER": ROLES_MARKER, "HEARTBEAT": ROLES_HEARTBEAT}
     roles = datastore.container(
         "roles", s.image, s.roles.resources, disk=datastore.ephemeral_storage([]),
         command=["/bin/sh", "-c", ROLES_SCRIPT], env=[{"name": k, "value": v} for k, v in roles_env.items()],
         volumeMounts=[*roles_mounts, {"name": "run", "mountPath": SOCKET_DIR}],
         # Ready once the roles exist: the StatefulSet's await, and so every client's start, waits for them.
         readinessProbe={"exec": {"command": ["test", "-e", ROLES_MARKER]}, "periodSeconds": 5, "timeoutSeconds": 5},
+        livenessProbe={
+            "exec": {"command": ["/bin/sh", "-c", f'test $(($(date +%s) - $(cat {ROLES_HEARTBEAT}))) -lt 120']},
+            "initialDelaySeconds": 30, "periodSeconds": 30, "timeoutSeconds": 5, "failureThreshold": 3,
+        },
     )
     containers = [postgres, roles]
     if s.metrics.enabled:

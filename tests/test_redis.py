@@ -178,7 +178,7 @@ def test_storage_class_and_retention_from_args() -> None:
     config = load_config("staging", {"redis": {"persistence": {"enabled": True, "storageClass": "fast"}}})
     # A staging namespace keeps its volumes.
     args = resolve("redis", RedisArgs(environment=NamespaceRef(name="dev", environment="staging"), settings=config.redis,
-                                      clients=[{"app": "x"}]))
+                                      clients=[{"app.kubernetes.io/name": "x"}]))
     spec = statefulset_spec(args, "secret", "config")
     assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast"
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}

@@ -126,7 +126,7 @@ def test_production_moves_to_the_gateway_by_its_stack_config_only(runs: dict[str
 def test_data_pods_are_guaranteed(runs: dict[str, Run], stack: str) -> None:
     for store in ("postgres", "redis"):
         containers = pod(runs[stack], "StatefulSet", store)["containers"]
-        assert len(containers) == 2, "the server and its exporter"
+        assert len(containers) == {"postgres": 3, "redis": 2}[store], "the server, its exporter (and Postgres's roles)"
         for c in containers:
             requests, limits = c["resources"]["requests"], c["resources"]["limits"]
             for kind in ("cpu", "memory"):
