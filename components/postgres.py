@@ -54,11 +54,15 @@ last="" applied=0
 while :; do
   now=$(date +%s)
   echo "$now" > "$HEARTBEAT"
-  sum=$(cat "$ROLES_DIR"/* "$LOGINS_DIR"/* "$ACKS_DIR"/*/* 2>/dev/null | cksum)
+  # A restarted server (a restore onto a new data directory, say) counts as a change too.
+  started=$(psql -X -A -t -h "$SOCKET_DIR" -U "$SUPERUSER" -d "$DATABASE" -c "select pg_postmaster_start_time()" 2>/dev/null)
+  sum=$( (echo "$started"; cat "$ROLES_DIR"/* "$LOGINS_DIR"/* "$ACKS_DIR"/*/* 2>/dev/null) | cksum)
   if [ "$sum" != "$last" ] || [ $((now - applied)) -ge {ROLES_RESYNC_SECONDS} ]; then
     missing=""
     for login in $(cat "$ROLES_DIR/logins"); do [ -s "$LOGINS_DIR/$login" ] || missing="$missing $login"; done
-    if [ -n "$missing" ]; then
+    if [ -z "$started" ]; then
+      :  # the server is not (yet) accepting connections on its socket
+    elif [ -n "$missing" ]; then
       echo "roles: waiting for the passwords of$missing"
     elif psql -X -q -1 -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h "$SOCKET_DIR" -U "$SUPERUSER" -d "$DATABASE" \
         -f "$ROLES_DIR/roles.sql"; then
