@@ -41,6 +41,11 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def ack_file(client: str) -> str:
+    """Where the roles container reads a client's acknowledged generation (its optional ConfigMap's key)."""
+    return f"{ACKS_DIR}/{client}/generation"
+
+
 def hba_conf(settings: PostgresConfig) -> str:
     """Replaces the image's pg_hba.conf (which trusts every local connection), also on an existing volume."""
     su = settings.user
@@ -83,7 +88,7 @@ def roles_sql(pg: Store, s: PostgresConfig) -> str:
     ]
     out += [f"\\set pw_{i} `cat {LOGINS_DIR}/{login_name(login)}`" for i, login in enumerate(all_logins)]
     out += [
-        f"\\set ack_{i} `cat {ACKS_DIR}/{key}/generation 2>/dev/null | tr -cd 0-9 | grep . || echo 0`"
+        f"\\set ack_{i} `cat {ack_file(key)} 2>/dev/null | tr -cd 0-9 | grep . || echo 0`"
         for i, key in enumerate(keys)
     ]
     groups = [role_name(k) for k in keys]

@@ -22,7 +22,18 @@ from .datastore import RESERVED_CLIENTS, DataStore, DataStoreArgs, Login, Manife
 from .environment import namespace_of
 from .labels import identity_labels
 from .namespace import PODS, claim_in
-from .pgroles import ACKS_DIR, LOGINS_DIR, RESERVED_ROLES, hba_conf, ident_conf, login_name, own_logins, role_name, roles_sql
+from .pgroles import (
+    ACKS_DIR,
+    LOGINS_DIR,
+    RESERVED_ROLES,
+    ack_file,
+    hba_conf,
+    ident_conf,
+    login_name,
+    own_logins,
+    role_name,
+    roles_sql,
+)
 from .settings import PostgresConfig
 
 PORT = 5432
@@ -56,7 +67,7 @@ while :; do
   echo "$now" > "$HEARTBEAT"
   # A restarted server (a restore onto a new data directory, say) counts as a change too.
   started=$(psql -X -A -t -h "$SOCKET_DIR" -U "$SUPERUSER" -d "$DATABASE" -c "select pg_postmaster_start_time()" 2>/dev/null)
-  sum=$( (echo "$started"; cat "$ROLES_DIR"/* "$LOGINS_DIR"/* "$ACKS_DIR"/*/* 2>/dev/null) | cksum)
+  sum=$( (echo "$started"; cat "$ROLES_DIR"/* "$LOGINS_DIR"/* $(cat "$ROLES_DIR/acks")) 2>/dev/null | cksum)
   if [ "$sum" != "$last" ] || [ $((now - applied)) -ge {ROLES_RESYNC_SECONDS} ]; then
     missing=""
     for login in $(cat "$ROLES_DIR/logins"); do [ -s "$LOGINS_DIR/$login" ] || missing="$missing $login"; done
@@ -163,9 +174,11 @@ def roles_config(args: PostgresSpec) -> dict[str, str]:
     """The roles ConfigMap: nothing secret (roles.sql reads each password from the logins Secret's files)."""
     s = args.settings
     listed = [login_name(login) for login in datastore.logins(args.store, s.rotations, own_logins(s))]
+    keys = [*args.store.client_keys, *own_logins(s)]
     return {
         "pg_hba.conf": hba_conf(s), "pg_ident.conf": ident_conf(s), "roles.sql": roles_sql(args.store, s),
-        "logins": "\n".join(listed) + "\n",
+        "logins": "\n".join(listed) + "\n",  # the password files it waits for
+        "acks": "".join(f"{ack_file(key)}\n" for key in keys),  # the acknowledgements it watches
     }
 
 
@@ -270,7 +283,7 @@ def statefulset_spec(args: PostgresSpec, secret_name: pulumi.Input[str]) -> Mani
         lifecycle={"preStop": {"exec": {"command": stop}}},
         **datastore.exec_probes(ready, startup_seconds=600),
     )
-    roles_env = {"ROLES_DIR": ROLES_DIR, "LOGINS_DIR": LOGINS_DIR, "ACKS_DIR": ACKS_DIR, "SOCKET_DIR": SOCKET_DIR,
+    roles_env = {"ROLES_DIR": ROLES_DIR, "LOGINS_DIR": LOGINS_DIR, "SOCKET_DIR": SOCKET_DIR,
                  "SUPERUSER": s.user, "DATABASE": s.database, "MARKER": ROLES_MARKER, "HEARTBEAT": ROLES_HEARTBEAT}
     roles = datastore.container(
         "roles", s.image, s.roles.resources, disk=datastore.ephemeral_storage([]),

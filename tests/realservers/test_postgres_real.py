@@ -25,8 +25,8 @@ def start_postgres(run: Run, nodes: Callable[[Run, list[str]], Node], roles: boo
     return node, pod, spec
 
 
-def superuser_password(run: Run) -> str:
-    pod = find(run, "StatefulSet", "postgres").spec["template"]["spec"]
+def superuser_password(run: Run, store: str = "postgres") -> str:
+    pod = find(run, "StatefulSet", store).spec["template"]["spec"]
     secret_name = next(v["secret"]["secretName"] for v in pod["volumes"] if v.get("name") == "secret")
     return str(find(run, "Secret", secret_name).inputs["stringData"]["password"])
 
