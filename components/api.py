@@ -29,7 +29,7 @@ METRICS_PORT_NAME = "metrics"  # the app's private metrics port: no public route
 CONFIG_DIR = "/app/config"
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
 DATA_DIR = "/app/data"
-BINDING_ROOT = "/bindings"  # $SERVICE_BINDING_ROOT with credentials: files (servicebinding.io)
+BINDING_ROOT = "/bindings"  # $SERVICE_BINDING_ROOT with bindings: files (servicebinding.io)
 # A justified, per-object Checkov exception (not a global skip): the seed's API reads its
 # passwords from DB_PASSWORD/REDIS_PASSWORD; they arrive by secretKeyRef, never as literals.
 CHECKOV_EXCEPTIONS = {"checkov.io/skip1": "CKV_K8S_35=the API contract reads passwords from env, set by secretKeyRef"}
@@ -119,7 +119,7 @@ def login(args: ApiSpec, conn: StoreConnection) -> Credentials | None:
 def store_variables(args: ApiSpec, conn: StoreConnection, prefix: str) -> tuple[list[tuple[str, Value]], list[tuple[str, Value]]]:
     """(plain, secret) variables of one store under ``prefix`` (``DB``/``REDIS`` for the seed's two, else the
     instance's): address in the ConfigMap; user, password and URI from the service's binding Secret, or none
-    of them with ``credentials: files`` (the Secret is mounted instead)."""
+    of them with ``bindings: files`` (the Secret is mounted instead)."""
     own = login(args, conn)
     postgres = isinstance(conn, PostgresConnection)
     plain: list[tuple[str, Value]] = [(f"{prefix}_HOST", conn.host), (f"{prefix}_PORT", str(conn.port))]
@@ -129,7 +129,7 @@ def store_variables(args: ApiSpec, conn: StoreConnection, prefix: str) -> tuple[
         if postgres and isinstance(conn, PostgresConnection) and conn.user:
             plain.append((f"{prefix}_USER", conn.user))
         return plain, [(f"{prefix}_PASSWORD", conn.password)] if conn.password is not None else []
-    if args.settings.credentials == "files":
+    if args.settings.bindings == "files":
         return plain, []
     url = {"DB": "DATABASE_URL", "REDIS": "REDIS_URL"}.get(prefix, f"{prefix}_URL")
     return plain, [(f"{prefix}_USER", own.key("username")), (f"{prefix}_PASSWORD", own.key("password")), (url, own.key("uri"))]
@@ -141,7 +141,7 @@ def variables(args: ApiSpec) -> list[tuple[str, Value, str]]:
     extras, then ``settings.env``. A name set by two sources raises, naming both."""
     s, db, cache = args.settings, args.database, args.cache
     own = [("APP_NAME", app_name(args)), ("APP_VERSION", app_version(s)), ("LOG_LEVEL", s.log_level)]
-    if s.credentials == "files" and any(login(args, c) for c in stores(args)):
+    if s.bindings == "files" and any(login(args, c) for c in stores(args)):
         own.append(("SERVICE_BINDING_ROOT", BINDING_ROOT))
     entries: list[tuple[str, Value, str]] = [(n, v, f"ApiService {args.name!r}") for n, v in own]
     sources: list[tuple[StoreConnection, str, str]] = []
@@ -172,7 +172,7 @@ def variables(args: ApiSpec) -> list[tuple[str, Value, str]]:
 
 
 def bindings(args: ApiSpec) -> list[tuple[str, Credentials]]:
-    """(store instance, the service's login) of every store that made it one: mounted with ``credentials: files``."""
+    """(store instance, the service's login) of every store that made it one: mounted with ``bindings: files``."""
     return [(conn.instance, own) for conn in stores(args) if (own := login(args, conn)) is not None]
 
 
@@ -180,7 +180,7 @@ def binding_volumes(args: ApiSpec) -> tuple[list[dict[str, Any]], list[dict[str,
     """(volumes, mounts) of the binding Secrets at $SERVICE_BINDING_ROOT/<store> (files only)."""
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
-    if args.settings.credentials == "files":
+    if args.settings.bindings == "files":
         for i, (store, credentials) in enumerate(bindings(args)):
             volumes.append({"name": f"binding-{i}", "secret": {"secretName": credentials.secret, "defaultMode": 0o440}})
             mounts.append({"name": f"binding-{i}", "mountPath": f"{BINDING_ROOT}/{store}", "readOnly": True})
