@@ -447,6 +447,7 @@ class DataStore(pulumi.ComponentResource):
         ref.register_store(name, StoreRecord(kind=store.component, pod_labels=store.identity, clients=store.clients))
         super().__init__(type_name, name, None, options_in(where, opts, data=True))
         self._name, self._store = name, store
+        self._bindings: dict[str, k8s.core.v1.Secret] = {}  # each client key's current binding Secret (_credentials)
         # Data-bearing children inherit protect (production) and retainOnDelete from the parent;
         # the rest is cheap to recreate and must stay replaceable, or a config change would fail.
         self._data = pulumi.ResourceOptions(parent=self)
@@ -474,7 +475,6 @@ class DataStore(pulumi.ComponentResource):
         generation's too) and each key's ``Credentials``; the previous generation's binding Secret is deleted at the
         end of the ``up`` that rotates it, after its clients rolled."""
         name, store = self._name, self._store
-        self._bindings: dict[str, k8s.core.v1.Secret] = {}
         passwords: dict[Login, pulumi.Output[str]] = {}
         credentials: dict[str, Credentials] = {}
         for login in logins(store, rotations, own):
