@@ -16,6 +16,9 @@ ACKS_DIR = "/run/postgres-acks"
 RESERVED_ROLES = ("public", "none", "current_user", "current_role", "session_user", "user", "all")
 # pg_read_all_data (the backup's role) exists from Postgres 14; before, explicit grants on every schema.
 READ_ALL_DATA_SINCE = 14
+# While a single-user volume is upgraded, the superuser (what the old pods log in as) keeps its TCP login
+# through this role's pg_hba.conf line, until the first client acknowledged its first rollout.
+UPGRADE_ROLE = "platform_upgrade"
 
 
 def own_logins(settings: PostgresConfig) -> tuple[str, ...]:
@@ -51,6 +54,9 @@ def hba_conf(settings: PostgresConfig) -> str:
     su = settings.user
     return f"""# The superuser: over the pod's Unix socket only (the roles container, the image's first start), by its UID.
 local   all   {su}   peer   map=server
+# Only while a single-user volume is upgraded (roles.sql grants, then drops, this role): the old pods' login.
+host    all   +{UPGRADE_ROLE}   0.0.0.0/0   scram-sha-256
+host    all   +{UPGRADE_ROLE}   ::/0        scram-sha-256
 host    all   {su}   0.0.0.0/0   reject
 host    all   {su}   ::/0        reject
 # Everyone else, 127.0.0.1 included: a password (SCRAM).
@@ -93,6 +99,8 @@ def roles_sql(pg: Store, s: PostgresConfig) -> str:
     ]
     groups = [role_name(k) for k in keys]
     array = "ARRAY[" + ", ".join(literal(g) for g in groups) + "]::text[]"
+    if pg.client_keys:
+        out += upgrade_sql(role_name(pg.client_keys[0]), database_owner=su)
     out += [
         "-- Group roles: one per client key, never a login.",
         f"SELECT format('CREATE ROLE %I NOLOGIN', r) FROM unnest({array}) AS r "
@@ -125,6 +133,8 @@ def roles_sql(pg: Store, s: PostgresConfig) -> str:
             f"'platform: acknowledged generation ' || :acked_{k}) \\gexec",
         ]
     clients = [role_name(k) for k in pg.client_keys]
+    if clients:  # the first client runs its first generation: the old pods are gone
+        out += ["SELECT :acked_0 >= 1 AS upgraded \\gset", "\\if :upgraded", f"DROP ROLE IF EXISTS {UPGRADE_ROLE};", "\\endif"]
     out += ["-- The database: only the roles granted here may connect.", f"REVOKE ALL ON DATABASE {ident(database)} FROM PUBLIC;"]
     if database != "postgres":
         out.append("REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;")
@@ -152,6 +162,24 @@ def roles_sql(pg: Store, s: PostgresConfig) -> str:
                 "FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' \\gexec"
             )
     return "\n".join(out) + "\n"
+
+
+def upgrade_sql(first: str, database_owner: str) -> list[str]:
+    """A volume of the single-user program (the first client has no role yet, the superuser owns tables): its
+    old pods log in as the superuser over TCP until the first client acknowledged its rollout to its own login."""
+    tables = (
+        "SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE c.relowner = {literal(database_owner)}::regrole AND c.relkind IN ('r', 'p') "
+        "AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
+    )
+    return [
+        f"SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal(first)}) AND EXISTS ({tables}) AS upgrading \\gset",
+        "\\if :upgrading",
+        f"SELECT format('CREATE ROLE %I NOLOGIN', {literal(UPGRADE_ROLE)}) "
+        f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal(UPGRADE_ROLE)}) \\gexec",
+        f"GRANT {UPGRADE_ROLE} TO {ident(database_owner)};",
+        "\\endif",
+    ]
 
 
 def login_sql(login: Login, group: str, index: int) -> list[str]:

@@ -232,10 +232,13 @@ def postgres_entrypoint(
     return process
 
 
-def start_roles(node: Node, pod: dict[str, Any]) -> subprocess.Popen[bytes]:
-    """The pod's ``roles`` container, as rendered; returns once it marked the roles applied (its readiness)."""
+def start_roles(node: Node, pod: dict[str, Any], before_start: Callable[[], object] | None = None) -> subprocess.Popen[bytes]:
+    """The pod's ``roles`` container, as rendered; returns once it marked the roles applied (its readiness).
+    ``before_start``: runs once its volumes are written (to take a file away, say)."""
     spec = container(pod, "roles")
     node.mount(pod, spec)
+    if before_start is not None:
+        before_start()
     env = node.environment(spec)
     process = node.start(pod, node.command(spec), env, "roles")
     marker = Path(env["MARKER"])

@@ -194,10 +194,18 @@ def test_an_existing_volume_gets_the_roles_with_every_row(nodes: Callable[[Run, 
     assert code == 0 and rows.startswith("500:"), rows
     db.node.stop(server)
 
-    # The first `up` of this program: the same data directory, the new server args and the roles container.
+    # The first `up` of this program: the same data directory, the new server args and the roles container,
+    # before the API rolled (it has not acknowledged its own login yet).
     postgres_entrypoint(db.node, db.pod, db.spec)
-    start_roles(db.node, db.pod)
+    ack = db.node.path("/run/postgres-acks/api/generation")
+    start_roles(db.node, db.pod, before_start=ack.unlink)
     api = "postgres-api-g1"
+    # Until the API's rollout is acknowledged, its old pods still log in as the superuser over TCP.
+    assert sql(db.node, db.pod, db.spec, "select 1", superuser, password) == (0, "1")
+    assert db.ok(api, "select 1") == "1"
+    ack.write_text("1")  # the acknowledgement, after the API's Deployment rolled to api_g1
+    wait_until(lambda: sql(db.node, db.pod, db.spec, "select 1", superuser, password)[0] != 0,
+               lambda: db.node.log("roles")[-800:], 30)
     assert db.ok(api, CHECKSUM) == rows  # not a row lost or changed
     owners = db.ok(api, "select string_agg(distinct relowner::regrole::text, ',') from pg_class c "
                         "join pg_namespace n on n.oid = c.relnamespace where nspname in ('public', 'reports')")
@@ -208,7 +216,7 @@ def test_an_existing_volume_gets_the_roles_with_every_row(nodes: Callable[[Run, 
     assert db.ok(api, "select order_count()") == "501"
     assert db.ok(api, "select count(*) from open_orders") == "501"
     db.ok(api, "alter table orders add column extra text")  # it owns the schema's objects: migrations keep working
-    # The superuser over TCP, which today's API used: refused now, with its right password.
+    # The superuser over TCP, which today's API used: refused for good now, with its right password.
     code, out = sql(db.node, db.pod, db.spec, "select 1", superuser, password)
     assert code != 0 and "rejects connection" in out, out
     assert Path(env["PGDATA"], "PG_VERSION").exists()
