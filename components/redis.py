@@ -64,12 +64,12 @@ ACL_SYNC_SECONDS = 5
 # acknowledged it no longer needs (revocations: "<client> <generation> <sha256>" per line). Once
 # revoked, a password stays revoked in this pod even if the acknowledgement disappears later.
 ACL_SH = r"""#!/bin/sh
-# acl.sh SECRET_DIR ACKS_DIR OUT_DIR once|watch
+# acl.sh INPUT_DIR ACKS_DIR OUT_DIR once|watch
 set -u
-secrets=$1 acks=$2 out=$3 mode=$4
+inputs=$1 acks=$2 out=$3 mode=$4
 render() {
-  if [ ! -s "$secrets/users.acl" ]; then echo "acl: $secrets/users.acl is missing or empty" >&2; return 1; fi
-  cat "$secrets/users.acl" > "$out/users.acl.next" || return 1  # not cp: it would copy the Secret's read-only mode
+  if [ ! -s "$inputs/users.acl" ]; then echo "acl: $inputs/users.acl is missing or empty" >&2; return 1; fi
+  cat "$inputs/users.acl" > "$out/users.acl.next" || return 1  # not cp: it would copy the Secret's read-only mode
   while read -r client generation hash; do
     [ -n "$client" ] || continue
     acked=$(cat "$acks/$client/generation" 2>/dev/null || true)
@@ -78,11 +78,11 @@ render() {
       sed -i "s/ #$hash//" "$out/users.acl.next" || return 1
       : > "$out/revoked-$client-$generation"
     fi
-  done < "$secrets/revocations"
-  (umask 077 && cat "$secrets/probe-password" > "$out/probe.next") && mv -f "$out/probe.next" "$out/probe-password"
+  done < "$inputs/revocations"
+  (umask 077 && cat "$inputs/probe-password" > "$out/probe.next") && mv -f "$out/probe.next" "$out/probe-password"
 }
 reload() {
-  REDISCLI_AUTH=$(cat "$secrets/reloader-password") redis-cli -h 127.0.0.1 -p PORT --user RELOADER acl load
+  REDISCLI_AUTH=$(cat "$inputs/reloader-password") redis-cli -h 127.0.0.1 -p PORT --user RELOADER acl load
 }
 if [ "$mode" = once ]; then
   render || exit 1

@@ -1,4 +1,4 @@
-"""Redis: a StatefulSet with AOF, a generated password enforced with requirepass, per-environment limits."""
+"""Redis: a StatefulSet with AOF, an ACL user per client with rotating passwords, per-environment limits."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from components.connections import BINDING_KEYS, RedisConnection, SecretKeyRef
 from components.errors import ConfigError
 from components.labels import identity_labels, selector_labels
 from components.namespace import NamespaceRef
-from components.connections import BINDING_KEYS, RedisConnection, SecretKeyRef
 from components.redis import (
     ACL_SH,
     DANGEROUS_COMMANDS,
@@ -153,7 +153,8 @@ def test_users_file_rendered_in_the_pod_from_the_secret_and_acknowledgements(run
         assert step["image"] == container(spec, "redis")["image"]
         assert step["command"] == ["sh", "/etc/redis/acl.sh", "/run/secrets/redis-acl", "/run/redis-acks", "/run/redis-acl", mode]
         assert mounts(step) == {
-            "/etc/redis": "config", "/run/redis-acl": "acl", "/run/secrets/redis-acl": "acl-secret", "/run/redis-acks/api": "ack-api",
+            "/etc/redis": "config", "/run/redis-acl": "acl", "/run/secrets/redis-acl": "acl-secret",
+            "/run/redis-acks/api": "ack-api",
         }
         assert step["resources"]["requests"] == step["resources"]["limits"]  # the pod stays Guaranteed
     assert run.one("ConfigMap", "redis-config").inputs["data"]["acl.sh"] == ACL_SH
@@ -327,7 +328,7 @@ def test_each_client_gets_its_credentials_in_the_connection() -> None:
     assert set(connection.credentials) == {"orders", "billing"}
     orders = connection.credentials_for("orders")
     assert orders is not None and (orders.client, orders.user, orders.generation) == ("orders", "orders", 1)
-    assert orders.secret == "redis-orders-credentials-1" and orders.acknowledge == "redis-orders-ack"
+    assert orders.secret == "redis-orders-credentials-1" and orders.acknowledge == "redis-orders-ack"  # noqa: S105 - a name
     assert orders.key("uri") == SecretKeyRef(name="redis-orders-credentials-1", key="uri")
     rules = users(run)
     assert rules["orders"].endswith(" ~orders:* &orders:* +@all -@dangerous +info")
@@ -342,8 +343,8 @@ def test_a_rotation_adds_a_password_rolls_the_client_and_leaves_the_store_runnin
     assert after.error is None, after.error
     orders = connection.credentials_for("orders")
     assert orders is not None and (orders.generation, orders.secret) == (2, "redis-orders-credentials-2")
-    assert [s.name for s in after.of_kind("Secret") if "credentials" in s.name] == [
-        "redis-orders-credentials-2", "redis-billing-credentials-1",
+    assert sorted(s.name for s in after.of_kind("Secret") if "credentials" in s.name) == [
+        "redis-billing-credentials-1", "redis-orders-credentials-2",
     ]
     passwords = {r.name for r in after.of_kind("RandomPassword")}
     assert {"redis-orders-password-1", "redis-orders-password-2", "redis-orders-password-3"} <= passwords

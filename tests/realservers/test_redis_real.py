@@ -148,8 +148,8 @@ def test_redis_runs_as_rendered(stack: str, runs: dict[str, Run], nodes: Callabl
     assert api["username"] == "api" and api["uri"] == f"redis://api:{api['password']}@redis:6379"
     assert pod.cli("set", "session:1", "x", user="api", password=api["password"]) == "OK"
     assert pod.cli("get", "session:1", user="api", password=api["password"]) == "x"
-    for command in (["flushall"], ["keys", "*"], ["config", "get", "maxmemory"], ["acl", "list"], ["shutdown"], ["monitor"]):
-        assert refused(pod.cli(*command, user="api", password=api["password"])), command
+    for denied in (["flushall"], ["keys", "*"], ["config", "get", "maxmemory"], ["acl", "list"], ["shutdown"], ["monitor"]):
+        assert refused(pod.cli(*denied, user="api", password=api["password"])), denied
     assert "redis_version:" in pod.cli("info", "server", user="api", password=api["password"])  # queue libraries read it
     # The probe's user can PING and nothing else; the in-pod users' passwords are no client's.
     probe = pod.node.path("/run/redis-acl/probe-password").read_text()
@@ -274,6 +274,12 @@ def pre_acl_render(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return load(out)["staging"]
 
 
+def sample(pod: Pod, password: str) -> dict[str, str]:
+    return {k: pod.cli("get", k, password=password) for k in ("key:0", "key:199")} | {
+        "cart:7": pod.cli("hgetall", "cart:7", password=password)
+    }
+
+
 def test_a_store_of_todays_program_gets_the_users_and_keeps_its_data(
     pre_acl_render: dict[str, Any], runs: dict[str, Run], nodes: Callable[[Run, list[str]], Node]
 ) -> None:
@@ -307,12 +313,12 @@ def test_a_store_of_todays_program_gets_the_users_and_keeps_its_data(
     for i in range(200):
         assert pod.cli("set", f"key:{i}", f"value-{i}", password=password) == "OK"
     assert pod.cli("hset", "cart:7", "sku", "42", password=password) == "1"
-    before = {k: pod.cli("get", k, password=password) for k in ("key:0", "key:199")} | {"cart:7": pod.cli("hgetall", "cart:7", password=password)}
+    before = sample(pod, password)
     node.stop(old)  # SIGINT: the AOF is flushed, as on a pod's termination
 
     pod.start()  # this program's pod on the same volume: render, server, sidecar
     assert pod.cli("dbsize", password=password) == "201"
-    after = {k: pod.cli("get", k, password=password) for k in ("key:0", "key:199")} | {"cart:7": pod.cli("hgetall", "cart:7", password=password)}
+    after = sample(pod, password)
     assert after == before and before["key:199"] == "value-199"
     api = binding(run, "api")["password"]
     assert pod.cli("get", "key:5", user="api", password=api) == "value-5"
