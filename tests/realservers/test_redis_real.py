@@ -326,3 +326,13 @@ def test_a_store_of_todays_program_gets_the_users_and_keeps_its_data(
     # keep working until their rollout replaces them.
     assert pod.cli("get", "key:5", password=password) == "value-5"
 
+
+
+def test_a_missing_users_file_keeps_the_users_redis_has(shop: Pod) -> None:
+    """A Secret being replaced (delete, then create) must not leave Redis with no users, or only `default`."""
+    orders = binding(shop.run, "orders")["password"]
+    (shop.node.path(f"/run/secrets/{acl_secret_name('redis')}") / "users.acl").unlink()
+    wait_until(lambda: "users.acl is missing" in shop.node.log("acl-sync"), lambda: shop.node.log("acl-sync")[-500:])
+    assert shop.reloads() == 0
+    assert shop.cli("ping", user="orders", password=orders) == "PONG"
+    assert "NOAUTH" in shop.cli("ping")
