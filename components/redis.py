@@ -266,7 +266,7 @@ def acl_secret_dir(store: Store) -> str:
     return f"/run/secrets/{acl_secret_name(store.app)}"
 
 
-def statefulset_spec(args: RedisSpec, config_map: pulumi.Input[str], acl_secret: pulumi.Input[str]) -> Manifest:
+def statefulset_spec(args: RedisSpec, config_map: pulumi.Input[str], acl_secret: str) -> Manifest:
     s, rd = args.settings, args.store
     scratch, scratch_mounts = datastore.empty_dirs(datastore.TMP_SCRATCH)
     scratch += datastore.data_empty_dir(s.persistence)
@@ -369,9 +369,10 @@ class Redis(DataStore):
         passwords = {user.key: self._generations(user) for user in spec.users}
         probe, reloader = self._login(PROBE), self._login(RELOADER)
         metrics = self._login(METRICS, spec.metrics_generation) if s.metrics.enabled else None
+        # The users' Secret has a fixed name and is replaced delete-first when it changes (a rotation):
+        # the pod names it as a constant, so the StatefulSet never depends on its outputs.
         acl_secret = self._acl_secret(spec, passwords, probe, reloader, metrics)
-        acl_name = acl_secret.metadata.apply(lambda m: m["name"])
-        self._finish(statefulset_spec(spec, config_name, acl_name), s.metrics.enabled, [])
+        self._finish(statefulset_spec(spec, config_name, acl_secret_name(name)), s.metrics.enabled, [], after=[acl_secret])
 
         credentials = {
             user.key: self._binding(spec, user, passwords[user.key][user.generation]) for user in spec.users
