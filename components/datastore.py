@@ -381,14 +381,20 @@ class DataStore(pulumi.ComponentResource):
         """The Secret's keys; a store adds files that embed the password in its tools' formats."""
         return {PASSWORD_KEY: password}
 
-    def _finish(self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]]) -> None:
+    def _finish(
+        self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]],
+        after: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        """``after``: objects the pod reads by a fixed name. Ordered by ``depends_on``, never through an
+        output: a StatefulSet input that depends on a resource replaced delete-first is replaced too."""
         name, store = self._name, self._store
         account = k8s.core.v1.ServiceAccount(
             f"{name}-account", metadata=store.metadata(store.app), automount_service_account_token=False, opts=self._plain
         )
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset", metadata=store.workload_metadata(store.app),
-            spec=statefulset, opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[account])),
+            spec=statefulset,
+            opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[account, *after])),
         )
         # After the pod they select is ready (the StatefulSet's await): they carry no await of their own.
         after_pods = pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[self.statefulset]))
