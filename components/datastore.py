@@ -334,24 +334,9 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
             found = label_set(client, f"{at}.clients[{i}]")
             problems += found
             admitted += [] if found else [dict(client)]
-            key = client_key(client, f"{at}.clients[{i}]") if not found else ([], "")
-            problems += key[0]
-            keys.append(key[1])
+            keys.append(str(client.get(CLIENT_KEY_LABEL, "")) if not found else "")
     repeated = [c for i, c in enumerate(admitted) if c in admitted[:i]]
     problems += [f"{at}.clients: {c} is listed twice" for c in repeated]
-    problems += [
-        f"{at}.clients[{i}]: client key {k!r} is also clients[{keys.index(k)}]'s: one login per key; give one of them "
-        f"another {CLIENT_KEY_LABEL} label"
-        for i, k in enumerate(keys) if k and k in keys[:i] and admitted[i] not in admitted[:i]
-    ]
-    problems += [
-        f"{at}.clients[{i}]: {k!r} is reserved for the store's own {k} login; name the client otherwise"
-        for i, k in enumerate(keys) if k in RESERVED_CLIENTS
-    ]
-    problems += [
-        f"{at}.clients[{i}]: client key {k!r} ends like a credential generation (-g<n>, as in its logins); rename it"
-        for i, k in enumerate(keys) if GENERATION_SUFFIX.search(k)
-    ]
     raise_if(problems)
     return Store(
         app=name, namespace=where.name, environment=where.environment, clients=tuple(admitted), client_keys=tuple(keys),
@@ -360,14 +345,25 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
     )
 
 
-def client_key(client: Mapping[str, str], at: str) -> tuple[list[str], str]:
-    """(problems, key) of a label-set client: its ``app.kubernetes.io/name``, an instance name."""
-    key = client.get(CLIENT_KEY_LABEL)
-    if key is None:
-        return [f"{at}: a label-set client needs a {CLIENT_KEY_LABEL} label: its value names the client's own login "
-                "and binding Secret (its client key)"], ""
-    problems = instance_name_problems(key)
-    return [f"{at}: label {CLIENT_KEY_LABEL}: {p}" for p in problems], key
+def client_key_problems(store: Store, clients: Sequence[str | Mapping[str, str]], at: str) -> list[str]:
+    """A store that makes a login per client: each key (``Store.client_keys``) valid, unique, none of its own."""
+    problems = []
+    for i, (key, client) in enumerate(zip(store.client_keys, clients, strict=True)):
+        where = f"{at}.clients[{i}]"
+        if not key:
+            problems.append(f"{where}: a label-set client needs a {CLIENT_KEY_LABEL} label: its value names the "
+                            "client's own login and binding Secret (its client key)")
+            continue
+        if not isinstance(client, str):
+            problems += [f"{where}: label {CLIENT_KEY_LABEL}: {p}" for p in instance_name_problems(key)]
+        if key in store.client_keys[:i]:
+            problems.append(f"{where}: client key {key!r} is also clients[{store.client_keys.index(key)}]'s: one login per "
+                            f"key; give one of them another {CLIENT_KEY_LABEL} label")
+        if key in RESERVED_CLIENTS:
+            problems.append(f"{where}: {key!r} is reserved for the store's own {key} login; name the client otherwise")
+        if GENERATION_SUFFIX.search(key):
+            problems.append(f"{where}: client key {key!r} ends like a credential generation (-g<n>, as in its logins); rename it")
+    return problems
 
 
 def rotation_problems(store: Store, rotations: Mapping[str, int], at: str) -> list[str]:
@@ -517,16 +513,19 @@ class DataStore(pulumi.ComponentResource):
         return {PASSWORD_KEY: password}
 
     def _finish(
-        self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]], after: Sequence[pulumi.Resource] = ()
+        self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]],
+        after: Sequence[pulumi.Resource] = (),
     ) -> None:
-        """The StatefulSet (after ``after``: what its pod mounts by name), its Services and ingress policy."""
+        """``after``: objects the pod reads by a fixed name. Ordered by ``depends_on``, never through an
+        output: a StatefulSet input that depends on a resource replaced delete-first is replaced too."""
         name, store = self._name, self._store
         account = k8s.core.v1.ServiceAccount(
             f"{name}-account", metadata=store.metadata(store.app), automount_service_account_token=False, opts=self._plain
         )
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset", metadata=store.workload_metadata(store.app),
-            spec=statefulset, opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[account, *after])),
+            spec=statefulset,
+            opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[account, *after])),
         )
         # After the pod they select is ready (the StatefulSet's await): they carry no await of their own.
         after_pods = pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[self.statefulset]))

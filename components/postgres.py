@@ -151,7 +151,8 @@ def resolve(name: str, args: PostgresArgs) -> PostgresSpec:
         port_name=KIND,
     )
     spec = PostgresSpec(store, args.settings)
-    raise_if(client_problems(spec) + datastore.rotation_problems(store, args.settings.rotations, PostgresConfig.KEY))
+    problems = datastore.client_key_problems(store, args.clients, "PostgresArgs")
+    raise_if(problems or client_problems(spec) + datastore.rotation_problems(store, args.settings.rotations, PostgresConfig.KEY))
     return spec
 
 

@@ -304,7 +304,8 @@ def test_replicas_hpa_and_pdb_per_stack(runs: dict[str, Run]):
 
 
 def secret_of(run: Run, owner: str) -> Registered:
-    (secret,) = [r for r in run.of_kind("Secret") if f":{owner}::" in r.parent and r.name.endswith("-secret")]
+    """The store's own generated Secret (auto-named; a store's binding Secrets have explicit names)."""
+    (secret,) = [r for r in run.of_kind("Secret") if f":{owner}::" in r.parent and "name" not in r.metadata]
     return secret
 
 

@@ -113,9 +113,11 @@ def test_fingerprints_compare_within_one_report_only() -> None:
 # ---------------------------------------------------------------- from the offline render (fork pull requests)
 
 
-def cronjob(keep: str = "7", suspend: bool = False, retention_policy: str | None = None) -> dict[str, Any]:
+def cronjob(keep: str = "7", suspend: bool = False, init: bool = False) -> dict[str, Any]:
     container = {"name": "pg-dump", "env": [{"name": "PGHOST", "value": "postgres"}, {"name": "KEEP", "value": keep}]}
-    spec: dict[str, Any] = {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [container]}}}}}
+    # init: the dump runs as an init container before an upload (backup.objectStore)
+    steps = {"initContainers": [container], "containers": [{"name": "upload"}]} if init else {"containers": [container]}
+    spec: dict[str, Any] = {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": steps}}}}
     if suspend:
         spec["suspend"] = True
     meta = {"name": "postgres-backup", "namespace": "dev", "labels": {"app.kubernetes.io/component": "backup"}}
@@ -150,6 +152,8 @@ MASK = "<masked>"
         ([statefulset()], [], "**StatefulSet** `dev/postgres`: DELETED"),
         ([cronjob()], [], "backups DISABLED"),
         ([cronjob("7")], [cronjob("3")], "KEEP lowered: `spec.jobTemplate.spec.template.spec.containers[pg-dump].env[KEEP].value` 7 → 3"),  # noqa: E501
+        ([cronjob("7")], [cronjob("3", init=True)], "KEEP lowered"),  # moved to initContainers and lowered
+        ([cronjob("7")], [{**cronjob(), "spec": {"schedule": "0 3 * * *"}}], "`spec.jobTemplate.spec.template.spec.containers[pg-dump].env[KEEP].value` removed"),  # noqa: E501
         ([cronjob()], [cronjob(suspend=True)], "backups SUSPENDED"),
         ([release("15d")], [release("36h")], "retention lowered: `spec.values.prometheus.prometheusSpec.retention` 15d → 36h"),
         ([statefulset()], [statefulset("Delete")], "volumes are now DELETED with the StatefulSet"),
@@ -166,6 +170,8 @@ def test_the_render_diff_flags_what_loses_data(old: list[dict[str, Any]], new: l
     ("old", "new"),
     [
         ([cronjob("7")], [cronjob("14")]),  # keeping more is safe
+        ([cronjob("7")], [cronjob("7", init=True)]),  # the dump moved to an init container, KEEP kept
+        ([cronjob("7", init=True)], [cronjob("7")]),
         ([release("7d")], [release("15d")]),
         ([secret(password=MASK)], [secret(password=MASK)]),
         ([], [statefulset()]),  # a new object destroys nothing

@@ -90,6 +90,13 @@ def flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _other_container_list(path: str) -> str:
+    """The same path in the pod's other container list (``containers`` <-> ``initContainers``)."""
+    if ".initContainers[" in path:
+        return path.replace(".initContainers[", ".containers[", 1)
+    return path.replace(".containers[", ".initContainers[", 1)
+
+
 def _item_name(item: Any) -> Any:
     if not isinstance(item, dict):
         return None
@@ -139,6 +146,8 @@ def field_findings(kind: str, name: str, old: dict[str, Any], new: dict[str, Any
             continue
         key = retention_key(path)
         if key and before is not ABSENT:
+            if after is ABSENT:  # a container moved between containers and initContainers keeps its env
+                after = new.get(_other_container_list(path), ABSENT)
             a, b = magnitude(before), magnitude(after) if after is not ABSENT else None
             if after is ABSENT:
                 found.append(Finding(kind, name, f"`{path}` removed (was {before}): the default may keep less"))

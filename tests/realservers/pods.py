@@ -111,15 +111,17 @@ class Node:
             target, volume = self.path(mount["mountPath"]), volumes.get(mount["name"], {})
             target.mkdir(parents=True, exist_ok=True)
             files: dict[str, str] = {}
-            config_map = volume.get("configMap", {})
-            if config_map.get("optional") and not self.has("ConfigMap", config_map["name"]):
-                files = {}  # an optional ConfigMap nobody created (yet): an empty directory
+            source = volume.get("configMap") or volume.get("secret") or {}
+            if "configMap" in volume and source.get("optional") and not self._exists("ConfigMap", source["name"]):
+                pass  # an optional ConfigMap nobody made (yet): an empty directory, as the kubelet mounts it
             elif "configMap" in volume:
                 files = find(self.run, "ConfigMap", volume["configMap"]["name"]).inputs["data"]
             elif "secret" in volume and volume["secret"]["secretName"] in self.external_secrets:
                 files = self.external_secrets[volume["secret"]["secretName"]]
             elif "secret" in volume:
                 files = find(self.run, "Secret", volume["secret"]["secretName"]).inputs["stringData"]
+            if "items" in source:  # a projection of some keys, each at its path
+                files = {item["path"]: files[item["key"]] for item in source["items"]}
             for key, content in files.items():
                 (target / key).write_text(self.rewrite(content))
             for path in [target, *target.rglob("*")]:
@@ -128,7 +130,7 @@ class Node:
                 for key in files:
                     (target / key).chmod(int(volume["secret"].get("defaultMode", 0o644)))
 
-    def has(self, kind: str, name: str) -> bool:
+    def _exists(self, kind: str, name: str) -> bool:
         return any(object_name(r) == name for r in self.run.of_kind(kind))
 
     # ------------------------------------------------------------ processes

@@ -95,7 +95,7 @@ def test_two_clients_each_do_only_what_they_should(two_services: Run, nodes: Cal
     # The exporter: pg_monitor only. The backup job: reads everything, writes nothing.
     assert db.ok("db-metrics-g1", "select pg_has_role('pg_monitor', 'member')") == "t"
     db.refused("db-metrics-g1", "select * from public.orders", "permission denied")
-    assert not db.node.has("Secret", "db-backup-g1")  # dev runs no backup job: no backup login at all
+    assert not db.node._exists("Secret", "db-backup-g1")  # dev runs no backup job: no backup login at all
     # The superuser: only over the socket, by the pod's UID (the roles container); over TCP refused.
     superuser = db.node.environment(db.spec)["POSTGRES_USER"]
     code, out = sql(db.node, db.pod, db.spec, "select 1", superuser, superuser_password(run, "db"))
