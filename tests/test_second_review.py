@@ -124,9 +124,9 @@ def test_production_moves_to_the_gateway_by_its_stack_config_only(runs: dict[str
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_data_pods_are_guaranteed(runs: dict[str, Run], stack: str) -> None:
-    for store, count in (("postgres", 2), ("redis", 3)):
+    for store, count in (("postgres", 3), ("redis", 3)):
         containers = pod(runs[stack], "StatefulSet", store)["containers"]
-        assert len(containers) == count, "the server, its exporter (and Redis's acl-sync sidecar)"
+        assert len(containers) == count, "the server, its exporter and its sidecar (Postgres roles, Redis acl-sync)"
         for c in containers:
             requests, limits = c["resources"]["requests"], c["resources"]["limits"]
             for kind in ("cpu", "memory"):

@@ -36,8 +36,9 @@ def test_a_rotation_updates_users_in_place_and_keeps_the_store_running(workspace
         steps = {s["urn"]: s["op"] for s in json.loads(preview.stdout)["steps"] if s["op"] != "same"}
         deleted = {urn.rsplit("::", 1)[1]: op for urn, op in steps.items() if op in ("delete", "delete-replaced", "replace")}
         # The users' Secret is replaced (its name is fixed: delete, then create); the password of
-        # generation 1 stays (the previous generation, until acknowledged), nothing of the store goes.
-        assert deleted == {"redis-api-credentials-1": "delete", "redis-acl": "replace"}, steps
+        # generation 1 stays (the previous generation, until acknowledged), nothing of the store goes. The
+        # ApiService's acknowledgement (a ConfigMap, written after its rollout) gets the new generation.
+        assert deleted == {"redis-api-credentials-1": "delete", "redis-acl": "replace", "api-redis-ack": "replace"}, steps
         touched = {urn.rsplit("::", 1)[1] for urn in steps if urn_type(urn) in DATA_BEARING_TYPES}
         assert touched == {"redis-api-credentials-1", "redis-api-credentials-2", "redis-acl", "redis-api-password-3"}, steps
 
