@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import datastore
-from .connections import MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef, StoreConnection
+from .connections import Credentials, MetricsTarget, PostgresConnection, RedisConnection, SecretKeyRef, StoreConnection
 from .contracts import label_set, of_type, raise_if, require, scraper_problems, sequence_of
 from .environment import Where, namespace_of, options_in
 from .labels import API_COMPONENT, SKIP_SERVICE_AWAIT, identity_labels, labels, metadata, selector_labels
@@ -29,6 +29,7 @@ METRICS_PORT_NAME = "metrics"  # the app's private metrics port: no public route
 CONFIG_DIR = "/app/config"
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
 DATA_DIR = "/app/data"
+BINDING_ROOT = "/bindings"  # $SERVICE_BINDING_ROOT with bindings: files (servicebinding.io)
 # A justified, per-object Checkov exception (not a global skip): the seed's API reads its
 # passwords from DB_PASSWORD/REDIS_PASSWORD; they arrive by secretKeyRef, never as literals.
 CHECKOV_EXCEPTIONS = {"checkov.io/skip1": "CKV_K8S_35=the API contract reads passwords from env, set by secretKeyRef"}
@@ -110,40 +111,56 @@ def stores(args: ApiSpec) -> tuple[StoreConnection, ...]:
 Value = str | SecretKeyRef
 
 
+def login(args: ApiSpec, conn: StoreConnection) -> Credentials | None:
+    """The service's own login to ``conn`` (None: the store shares one password, ``conn.password``)."""
+    return conn.credentials_for(args.name)
+
+
+def store_variables(args: ApiSpec, conn: StoreConnection, prefix: str) -> tuple[list[tuple[str, Value]], list[tuple[str, Value]]]:
+    """(plain, secret) variables of one store under ``prefix`` (``DB``/``REDIS`` for the seed's two, else the
+    instance's): address in the ConfigMap; user, password and URI from the service's binding Secret, or none
+    of them with ``bindings: files`` (the Secret is mounted instead)."""
+    own = login(args, conn)
+    postgres = isinstance(conn, PostgresConnection)
+    plain: list[tuple[str, Value]] = [(f"{prefix}_HOST", conn.host), (f"{prefix}_PORT", str(conn.port))]
+    if isinstance(conn, PostgresConnection):
+        plain.append((f"{prefix}_NAME", conn.database))
+    if own is None:  # a store without per-client logins: its shared password, as before
+        if postgres and isinstance(conn, PostgresConnection) and conn.user:
+            plain.append((f"{prefix}_USER", conn.user))
+        return plain, [(f"{prefix}_PASSWORD", conn.password)] if conn.password is not None else []
+    if args.settings.bindings == "files":
+        return plain, []
+    url = {"DB": "DATABASE_URL", "REDIS": "REDIS_URL"}.get(prefix, f"{prefix}_URL")
+    return plain, [(f"{prefix}_USER", own.key("username")), (f"{prefix}_PASSWORD", own.key("password")), (url, own.key("uri"))]
+
+
 def variables(args: ApiSpec) -> list[tuple[str, Value, str]]:
     """Every environment variable the service gets, once, as (name, value or Secret key, source):
     the service's own, the seed's DB_* and REDIS_* for the primary stores, ``<INSTANCE>_*`` for the
     extras, then ``settings.env``. A name set by two sources raises, naming both."""
     s, db, cache = args.settings, args.database, args.cache
     own = [("APP_NAME", app_name(args)), ("APP_VERSION", app_version(s)), ("LOG_LEVEL", s.log_level)]
+    if s.bindings == "files" and any(login(args, c) for c in stores(args)):
+        own.append(("SERVICE_BINDING_ROOT", BINDING_ROOT))
     entries: list[tuple[str, Value, str]] = [(n, v, f"ApiService {args.name!r}") for n, v in own]
+    sources: list[tuple[StoreConnection, str, str]] = []
     if db is not None:
         source = f"database {db.instance!r}"
-        entries += [(n, v, source) for n, v in (
-            ("DATABASE_HOST", db.host), ("DATABASE_PORT", str(db.port)), ("DB_HOST", db.host), ("DB_PORT", str(db.port)),
-            ("DB_NAME", db.database), ("DB_USER", db.user),
-        )]
+        entries += [("DATABASE_HOST", db.host, source), ("DATABASE_PORT", str(db.port), source)]
+        sources.append((db, "DB", source))
     if cache is not None:
-        entries += [(n, v, f"cache {cache.instance!r}") for n, v in (("REDIS_HOST", cache.host), ("REDIS_PORT", str(cache.port)))]
-    for extra_db in args.extra_databases:
-        p, source = env_prefix(extra_db.host), f"extra_databases {extra_db.instance!r}"
-        entries += [(f"{p}_{n}", v, source) for n, v in (
-            ("HOST", extra_db.host), ("PORT", str(extra_db.port)), ("NAME", extra_db.database), ("USER", extra_db.user),
-        )]
-    for extra_cache in args.extra_caches:
-        p, source = env_prefix(extra_cache.host), f"extra_caches {extra_cache.instance!r}"
-        entries += [(f"{p}_HOST", extra_cache.host, source), (f"{p}_PORT", str(extra_cache.port), source)]
+        sources.append((cache, "REDIS", f"cache {cache.instance!r}"))
+    sources += [(d, env_prefix(d.host), f"extra_databases {d.instance!r}") for d in args.extra_databases]
+    sources += [(c, env_prefix(c.host), f"extra_caches {c.instance!r}") for c in args.extra_caches]
+    secrets: list[tuple[str, Value, str]] = []
+    for conn, prefix, source in sources:
+        plain, secret = store_variables(args, conn, prefix)
+        entries += [(n, v, source) for n, v in plain]
+        secrets += [(n, v, source) for n, v in secret]
     entries += [(n, v, "settings.env") for n, v in s.env.items()]
-    # Passwords last, in the order of the stores: the seed's two, then the extras'.
-    if db is not None:
-        entries.append(("DB_PASSWORD", db.password, f"database {db.instance!r}"))
-    if cache is not None:
-        entries.append(("REDIS_PASSWORD", cache.password, f"cache {cache.instance!r}"))
-    extras: list[tuple[StoreConnection, str]] = [
-        *((d, "extra_databases") for d in args.extra_databases), *((c, "extra_caches") for c in args.extra_caches)
-    ]
-    for extra, kind in extras:
-        entries.append((f"{env_prefix(extra.host)}_PASSWORD", extra.password, f"{kind} {extra.instance!r}"))
+    # Credentials last, in the order of the stores: the seed's two, then the extras'.
+    entries += secrets
     seen: dict[str, str] = {}
     problems = []
     for name, _, source in entries:
@@ -152,6 +169,22 @@ def variables(args: ApiSpec) -> list[tuple[str, Value, str]]:
         seen.setdefault(name, source)
     raise_if(problems)
     return entries
+
+
+def bindings(args: ApiSpec) -> list[tuple[str, Credentials]]:
+    """(store instance, the service's login) of every store that made it one: mounted with ``bindings: files``."""
+    return [(conn.instance, own) for conn in stores(args) if (own := login(args, conn)) is not None]
+
+
+def binding_volumes(args: ApiSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, mounts) of the binding Secrets at $SERVICE_BINDING_ROOT/<store> (files only)."""
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    if args.settings.bindings == "files":
+        for i, (store, credentials) in enumerate(bindings(args)):
+            volumes.append({"name": f"binding-{i}", "secret": {"secretName": credentials.secret, "defaultMode": 0o440}})
+            mounts.append({"name": f"binding-{i}", "mountPath": f"{BINDING_ROOT}/{store}", "readOnly": True})
+    return volumes, mounts
 
 
 def env_settings(args: ApiSpec) -> dict[str, str]:
@@ -179,7 +212,8 @@ def config_ini(args: ApiSpec) -> str:
         "Application": {"Name": app_name(args), "Version": app_version(s), "LogLevel": s.log_level},
     }
     if db is not None:
-        sections["Database"] = {"Host": db.host, "Port": str(db.port), "Name": db.database, "User": db.user}
+        own = login(args, db)
+        sections["Database"] = {"Host": db.host, "Port": str(db.port), "Name": db.database, "User": own.user if own else db.user}
     if cache is not None:
         sections["Redis"] = {"Host": cache.host, "Port": str(cache.port)}
     for section, values in s.config_ini.items():
@@ -227,6 +261,7 @@ def container(args: ApiSpec, config_map: pulumi.Input[str]) -> dict[str, Any]:
     mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]  # noqa: S108
     if s.persistence.enabled:
         mounts.append({"name": "data", "mountPath": DATA_DIR})
+    mounts += binding_volumes(args)[1]
     spec: dict[str, Any] = {
         "name": args.name,
         "image": s.image.ref,
@@ -266,6 +301,7 @@ def pod_spec(args: ApiSpec, config_map: pulumi.Input[str]) -> dict[str, Any]:
     ]
     if s.persistence.enabled:
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{args.name}-data"}})
+    volumes += binding_volumes(args)[0]
     spec: dict[str, Any] = {
         "serviceAccountName": args.name,
         # Only a pod that calls the Kubernetes API gets a token.
@@ -404,7 +440,9 @@ def role_rules(args: ApiSpec, config_map: pulumi.Input[str]) -> list[dict[str, A
     return [
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"], "resourceNames": [config_map]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
-         "resourceNames": [ref.name for _, ref in password_refs(args)]},
+         "resourceNames": list(dict.fromkeys([
+             *(ref.name for _, ref in password_refs(args)), *(v["secret"]["secretName"] for v in binding_volumes(args)[0])
+         ]))},
     ]
 
 
@@ -568,6 +606,15 @@ class ApiService(pulumi.ComponentResource):
             spec=deployment_spec(spec, config_name),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *(r for c in stores(spec) for r in c.ready)]),
         )
+        # Once its pods run the current credential generation (the Deployment's await), it says so: each store
+        # revokes the previous generation only then. A failed rollout never gets here.
+        for store, credentials in bindings(spec):
+            if credentials.acknowledge:
+                k8s.core.v1.ConfigMap(
+                    f"{name}-{store}-ack", metadata=meta(credentials.acknowledge),
+                    data={"generation": str(credentials.generation)},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+                )
         # After its pods are ready (the Deployment's await): the Service carries no await of its own.
         service = k8s.core.v1.Service(
             f"{name}-service", metadata={**meta(own), "annotations": SKIP_SERVICE_AWAIT}, spec=service_spec(spec),

@@ -58,7 +58,8 @@ class StoreConnection:
             from another namespace).
         host: the stable ClusterIP Service name, resolvable inside the namespace.
         port: the store's port.
-        password: the Secret key holding the password.
+        password: the Secret key of a password every client shares (None: the store made a login per client,
+            in ``credentials``; a Postgres never hands out its superuser's).
         pod_labels: identity labels of the store's pods, for the client's egress policy.
         clients: the pod label sets the store admits; a client whose pods match none is refused.
         ready: what a consumer waits for (the seed's `kubectl wait`): the StatefulSet, awaited ready.
@@ -71,8 +72,8 @@ class StoreConnection:
     namespace: str
     host: str
     port: int
-    password: SecretKeyRef
     pod_labels: Mapping[str, str]
+    password: SecretKeyRef | None = None
     clients: Sequence[Mapping[str, str]] = ()
     ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
     credentials: Mapping[str, Credentials] = field(default_factory=dict)
@@ -88,12 +89,17 @@ class StoreConnection:
 
 @dataclass(frozen=True, kw_only=True)
 class PostgresConnection(StoreConnection):
-    """A Postgres instance: also the database and the user to log in as."""
+    """A Postgres instance: also the database. Each client's login is in ``credentials``.
+
+    Attributes:
+        database: the database every client's role works in.
+        user: empty (the superuser is the server's alone); each client's login is ``credentials_for(client).user``.
+    """
 
     KIND: ClassVar[str] = "database"
 
     database: str
-    user: str
+    user: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

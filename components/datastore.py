@@ -6,6 +6,7 @@ The spec builders are pure (dicts in, dicts out); ``DataStore`` registers them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +15,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from .connections import MetricsTarget
+from .connections import Credentials, MetricsTarget
 from .contracts import instance_name_problems, label_set, raise_if, require, scraper_problems
 from .environment import Where, namespace_of, options_in
+from .errors import PROJECT
 from .labels import API_COMPONENT, SKIP_SERVICE_AWAIT, identity_labels, labels, metadata, selector_labels
 from .namespace import PODS, StoreRecord
 from .settings import Exporter, Footprint, Group, Image, Persistence, Resources, SecurityIds
@@ -35,6 +37,11 @@ SECRET_VOLUME = "secret"  # noqa: S105 - a volume name
 TMP_SCRATCH = ("tmp", "/tmp", "64Mi")  # noqa: S108 - an emptyDir
 # The kubelet's log files of a container (10Mi x 5 by default) count as its ephemeral storage.
 LOG_ALLOWANCE = "64Mi"
+# The label whose value is a label-set client's key (an ApiService's key is its instance name).
+CLIENT_KEY_LABEL = "app.kubernetes.io/name"
+# Keys of <store>.rotations for the store's own logins (the exporter's, the backup job's): no client may take them.
+RESERVED_CLIENTS = ("metrics", "backup")
+GENERATION_SUFFIX = re.compile(r"-g[0-9]+$")
 # Both official images need their own user: initdb refuses a UID without a passwd entry.
 OWN_UID_EXCEPTION = {
     "checkov.io/skip1": "CKV_K8S_40=the official image's own UID (postgres 70, redis 999); initdb needs its passwd entry"
@@ -71,6 +78,7 @@ class Store:
     namespace: str
     environment: str
     clients: tuple[Mapping[str, str], ...] = ()  # the pod label sets let in
+    client_keys: tuple[str, ...] = ()  # each client's key, in the order of clients: its login and binding Secret
     monitoring_namespace: str | None = None  # None: no scraper to let in
     monitoring_pod_labels: Mapping[str, str] | None = None  # None: any pod of monitoring_namespace
     retain_volumes: bool = False  # keep the PVCs when the StatefulSet goes away
@@ -202,11 +210,14 @@ def container(
     return spec | fields
 
 
-def exporter_container(store: Store, settings: Exporter, env: list[dict[str, str]]) -> dict[str, Any]:
+def exporter_container(
+    store: Store, settings: Exporter, env: list[dict[str, str]], mounts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The exporter sidecar; ``mounts``: its credential's volume (default: the store's shared Secret)."""
     tcp = {"tcpSocket": {"port": METRICS_PORT_NAME}, "periodSeconds": 20, "timeoutSeconds": 5}
     return container(
         "metrics", settings.image, settings.resources, (METRICS_PORT_NAME, store.metrics_port), ephemeral_storage([]),
-        env=env, volumeMounts=[secret_mount(store)],
+        env=env, volumeMounts=mounts if mounts is not None else [secret_mount(store)],
         readinessProbe={**tcp, "failureThreshold": 3}, livenessProbe={**tcp, "failureThreshold": 6},
     )
 
@@ -312,23 +323,95 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
         )
         clients = ()
     admitted: list[Mapping[str, str]] = []
+    keys: list[str] = []
     for i, client in enumerate(clients):
         if isinstance(client, str):
             # An ApiService of this namespace: its identity (instance and kind) is what is let in.
             problems += [f"{at}.clients[{i}]: {p}" for p in instance_name_problems(client)]
             admitted.append(identity_labels(client, where.name, API_COMPONENT))
+            keys.append(client)
         else:
             found = label_set(client, f"{at}.clients[{i}]")
             problems += found
             admitted += [] if found else [dict(client)]
+            keys.append(str(client.get(CLIENT_KEY_LABEL, "")) if not found else "")
     repeated = [c for i, c in enumerate(admitted) if c in admitted[:i]]
     problems += [f"{at}.clients: {c} is listed twice" for c in repeated]
     raise_if(problems)
     return Store(
-        app=name, namespace=where.name, environment=where.environment, clients=tuple(admitted),
+        app=name, namespace=where.name, environment=where.environment, clients=tuple(admitted), client_keys=tuple(keys),
         monitoring_namespace=args.monitoring_namespace, monitoring_pod_labels=args.monitoring_pod_labels,
         retain_volumes=where.profile.retain_data, **facts,
     )
+
+
+def client_key_problems(store: Store, clients: Sequence[str | Mapping[str, str]], at: str) -> list[str]:
+    """A store that makes a login per client: each key (``Store.client_keys``) valid, unique, none of its own."""
+    problems = []
+    for i, (key, client) in enumerate(zip(store.client_keys, clients, strict=True)):
+        where = f"{at}.clients[{i}]"
+        if not key:
+            problems.append(f"{where}: a label-set client needs a {CLIENT_KEY_LABEL} label: its value names the "
+                            "client's own login and binding Secret (its client key)")
+            continue
+        if not isinstance(client, str):
+            problems += [f"{where}: label {CLIENT_KEY_LABEL}: {p}" for p in instance_name_problems(key)]
+        if key in store.client_keys[:i]:
+            problems.append(f"{where}: client key {key!r} is also clients[{store.client_keys.index(key)}]'s: one login per "
+                            f"key; give one of them another {CLIENT_KEY_LABEL} label")
+        if key in RESERVED_CLIENTS:
+            problems.append(f"{where}: {key!r} is reserved for the store's own {key} login; name the client otherwise")
+        if GENERATION_SUFFIX.search(key):
+            problems.append(f"{where}: client key {key!r} ends like a credential generation (-g<n>, as in its logins); rename it")
+    return problems
+
+
+def rotation_problems(store: Store, rotations: Mapping[str, int], at: str) -> list[str]:
+    """Keys of ``<store>.rotations`` must be client keys or the store's own reserved logins."""
+    allowed = [*store.client_keys, *RESERVED_CLIENTS]
+    return [
+        f"{PROJECT}:{at}.rotations.{key}: not a client of {store.app!r}; allowed: {', '.join(allowed)}"
+        for key in rotations if key not in allowed
+    ]
+
+
+@dataclass(frozen=True)
+class Login:
+    """One credential generation of one client key (or the store's own metrics/backup login)."""
+
+    client: str
+    generation: int
+    current: bool  # False: the previous generation, kept until the rollout of the current one is acknowledged
+
+
+def logins(store: Store, rotations: Mapping[str, int], own: Sequence[str] = ()) -> list[Login]:
+    """Every client key's (and the store's ``own`` logins') current generation and, after a rotation, the previous."""
+    result = []
+    for key in (*store.client_keys, *own):
+        generation = rotations.get(key, 1)
+        result.append(Login(key, generation, True))
+        if generation > 1:
+            result.append(Login(key, generation - 1, False))
+    return result
+
+
+def binding_name(store: Store, client: str, generation: int) -> str:
+    """The binding Secret of one client generation: a new generation is a new name, so its pods roll."""
+    return f"{store.app}-{client}-g{generation}"
+
+
+def acknowledge_name(store: Store, client: str) -> str:
+    """The ConfigMap a client writes once its pods run the current generation."""
+    return f"{store.app}-{client}-ack"
+
+
+def credential_names(store: Store, rotations: Mapping[str, int], own: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The names the per-client credentials take: each key's current binding Secret and its acknowledgement."""
+    return [
+        name for login in logins(store, rotations, own) if login.current
+        for name in (("Secret", binding_name(store, login.client, login.generation)),
+                     ("ConfigMap", acknowledge_name(store, login.client)))
+    ]
 
 
 def store_names(store: Store, metrics: bool, persistent: bool) -> list[tuple[str, str]]:
@@ -342,6 +425,8 @@ def store_names(store: Store, metrics: bool, persistent: bool) -> list[tuple[str
 
 class DataStore(pulumi.ComponentResource):
     """Registers the password, Services, StatefulSet and policy; subclasses supply the pod."""
+
+    BINDING_TYPE: str = ""  # the servicebinding.io type of its binding Secrets (postgresql, redis)
 
     password: pulumi.Output[str]
     secret_name: pulumi.Output[str]
@@ -358,6 +443,7 @@ class DataStore(pulumi.ComponentResource):
         ref.register_store(name, StoreRecord(kind=store.component, pod_labels=store.identity, clients=store.clients))
         super().__init__(type_name, name, None, options_in(where, opts, data=True))
         self._name, self._store = name, store
+        self._bindings: dict[str, k8s.core.v1.Secret] = {}  # each client key's current binding Secret (_credentials)
         # Data-bearing children inherit protect (production) and retainOnDelete from the parent;
         # the rest is cheap to recreate and must stay replaceable, or a config change would fail.
         self._data = pulumi.ResourceOptions(parent=self)
@@ -377,18 +463,69 @@ class DataStore(pulumi.ComponentResource):
         )
         self.secret_name = secret.metadata.apply(lambda m: m["name"])
 
+    def _credentials(
+        self, rotations: Mapping[str, int], binding: Any, own: Sequence[str] = ()
+    ) -> tuple[dict[Login, pulumi.Output[str]], dict[str, Credentials]]:
+        """A generated password per login generation, and a binding Secret per client key's current generation
+        (``binding(login, password)`` gives its keys). Returns the passwords (the store's side needs the previous
+        generation's too) and each key's ``Credentials``; the previous generation's binding Secret is deleted at the
+        end of the ``up`` that rotates it, after its clients rolled."""
+        name, store = self._name, self._store
+        passwords: dict[Login, pulumi.Output[str]] = {}
+        credentials: dict[str, Credentials] = {}
+        for login in logins(store, rotations, own):
+            generated = random.RandomPassword(
+                f"{name}-{login.client}-g{login.generation}-password", length=32, special=False,
+                opts=pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(ignore_changes=["length", "special"])),
+            )
+            passwords[login] = pulumi.Output.secret(generated.result)
+            if not login.current:
+                continue
+            secret_name = binding_name(store, login.client, login.generation)
+            secret = k8s.core.v1.Secret(
+                f"{name}-{login.client}-binding", metadata=store.metadata(secret_name),
+                type=f"servicebinding.io/{self.BINDING_TYPE}",
+                # A new generation is a new Secret (a new name rolls the client), created before the old one is deleted.
+                immutable=True, string_data=binding(login, passwords[login]), opts=self._plain,
+            )
+            self._bindings[login.client] = secret
+            credentials[login.client] = Credentials(
+                client=login.client, user=self._login_user(login), secret=secret.metadata.apply(lambda m: m["name"]),
+                generation=login.generation, acknowledge=acknowledge_name(store, login.client),
+            )
+        return passwords, credentials
+
+    def _acknowledge(self, client: str, generation: int, after: Sequence[pulumi.Resource]) -> None:
+        """The store's own login (exporter, backup) acknowledged once the workload that uses it was updated."""
+        store = self._store
+        k8s.core.v1.ConfigMap(
+            f"{self._name}-{client}-ack", metadata=store.metadata(acknowledge_name(store, client)),
+            data={"generation": str(generation)},
+            opts=pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=list(after))),
+        )
+
+    def _login_user(self, login: Login) -> str:
+        """The name a store gives one login generation."""
+        raise NotImplementedError
+
     def _secret_files(self, password: pulumi.Output[str]) -> Manifest:
         """The Secret's keys; a store adds files that embed the password in its tools' formats."""
         return {PASSWORD_KEY: password}
 
-    def _finish(self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]]) -> None:
+    def _finish(
+        self, statefulset: Manifest, metrics: bool, extra_clients: list[dict[str, str]],
+        after: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        """``after``: objects the pod reads by a fixed name. Ordered by ``depends_on``, never through an
+        output: a StatefulSet input that depends on a resource replaced delete-first is replaced too."""
         name, store = self._name, self._store
         account = k8s.core.v1.ServiceAccount(
             f"{name}-account", metadata=store.metadata(store.app), automount_service_account_token=False, opts=self._plain
         )
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset", metadata=store.workload_metadata(store.app),
-            spec=statefulset, opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[account])),
+            spec=statefulset,
+            opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[account, *after])),
         )
         # After the pod they select is ready (the StatefulSet's await): they carry no await of their own.
         after_pods = pulumi.ResourceOptions.merge(self._plain, pulumi.ResourceOptions(depends_on=[self.statefulset]))

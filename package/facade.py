@@ -104,7 +104,7 @@ class CacheConnection(TypedDict):
 
 
 class DatabaseConnection(TypedDict):
-    """How a client reaches a Postgres: its Service, port, database, user and the Secret key of its password."""
+    """How a client reaches a Postgres: its Service, port and database; each client's login is in its own binding Secret."""
 
     # Not a subclass of CacheConnection: the inference reads docstrings of the class's own fields only.
     host: str
@@ -112,13 +112,13 @@ class DatabaseConnection(TypedDict):
     port: int
     """The store's port."""
     secret_name: str
-    """The Secret holding the password."""
+    """Empty: no password is shared; each client's own login is in its binding Secret <store>-<client>-g<generation>."""
     password_key: str
-    """The key of the password in that Secret."""
+    """Empty: see secretName; a binding Secret holds username, password, uri, jdbc-url and dsn."""
     database: str
     """The database to use."""
     user: str
-    """The user to log in as."""
+    """Empty: each client logs in as its own role (<client>_g<generation>), never as the superuser."""
 
 
 class _Store(pulumi.ComponentResource):
@@ -141,6 +141,8 @@ class _Store(pulumi.ComponentResource):
 
 
 def _connection(conn: Any, **extra: Any) -> pulumi.Output[Any]:
+    if conn.password is None:  # a login per client (their binding Secrets), no shared password
+        return pulumi.Output.from_input({"host": conn.host, "port": conn.port, "password_key": "", "secret_name": "", **extra})
     fields = {"host": conn.host, "port": conn.port, "password_key": conn.password.key, **extra}
     return pulumi.Output.from_input(conn.password.name).apply(lambda secret: {**fields, "secret_name": secret})
 

@@ -277,7 +277,8 @@ def test_bad_api_settings_are_rejected_with_their_key(raw: dict[str, Any], key: 
 
 
 def api_objects(run: Run) -> dict[str, Any]:
-    return {r.kind: r for r in run.kubernetes() if r.parent.endswith("ApiService::api")}
+    """The service's objects by kind; its acknowledgements (explicitly named ConfigMaps) apart."""
+    return {r.kind: r for r in run.kubernetes() if r.parent.endswith("ApiService::api") and not r.name.endswith("-ack")}
 
 
 def test_every_stack_registers_a_complete_api(run: Run):
@@ -303,20 +304,26 @@ def test_replicas_hpa_and_pdb_per_stack(runs: dict[str, Run]):
 
 
 def secret_of(run: Run, owner: str) -> Registered:
-    (secret,) = [r for r in run.of_kind("Secret") if f":{owner}::" in r.parent]
+    """The store's own generated Secret (auto-named; a store's binding Secrets have explicit names)."""
+    (secret,) = [r for r in run.of_kind("Secret") if f":{owner}::" in r.parent and "name" not in r.metadata]
     return secret
 
 
 def test_pods_get_database_and_cache_from_the_generated_secrets(run: Run):
-    """secretKeyRef to the Postgres/Redis Secrets, and no password value anywhere in the API's inputs."""
+    """secretKeyRef to the service's own Postgres binding and the Redis Secret, and no password value anywhere
+    in the API's inputs; the Postgres superuser's Secret is referenced by nothing of the service."""
     # The mock names auto-named objects "<logical name>-<suffix>"; one Secret per data component.
-    pg_secret, redis_secret = (f"{secret_of(run, owner).name}-{AUTONAME_SUFFIX}" for owner in ("Postgres", "Redis"))
+    pg_super, redis_secret = (f"{secret_of(run, owner).name}-{AUTONAME_SUFFIX}" for owner in ("Postgres", "Redis"))
     deployment = run.one("Deployment", "api-deployment")
     env = env_of(deployment.spec["template"]["spec"]["containers"][0])
-    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == pg_secret
-    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == redis_secret
+    for variable, key in (("DB_USER", "username"), ("DB_PASSWORD", "password"), ("DATABASE_URL", "uri")):
+        assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "postgres-api-g1", "key": key}
+    assert pg_super not in json.dumps(deployment.inputs)
+    if run.of_kind("Secret", ) and not [r for r in run.of_kind("Secret") if r.name.startswith("redis-api")]:
+        assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == redis_secret  # a shared password
     config_map = api_objects(run)["ConfigMap"]
-    for key in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "REDIS_HOST", "REDIS_PORT"):
+    assert "DB_USER" not in config_map.inputs["data"]
+    for key in ("DB_HOST", "DB_PORT", "DB_NAME", "REDIS_HOST", "REDIS_PORT"):
         assert env[key]["valueFrom"]["configMapKeyRef"] == {"name": f"{config_map.name}-{AUTONAME_SUFFIX}", "key": key}
         assert config_map.inputs["data"][key]
     for obj in api_objects(run).values():

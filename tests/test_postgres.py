@@ -51,9 +51,10 @@ def secret_name(run: Run, app: str) -> str:
     return f"{app}-secret-a1b2c3d4"
 
 
-def secret_dir(run: Run, app: str, pod_spec: dict[str, Any], container_spec: dict[str, Any]) -> str:
-    """Where the container reads the store's Secret as files; never as env vars."""
-    (volume,) = [v for v in pod_spec["volumes"] if v.get("secret", {}).get("secretName") == secret_name(run, app)]
+def secret_dir(run: Run, app: str, pod_spec: dict[str, Any], container_spec: dict[str, Any], secret: str = "") -> str:
+    """Where the container reads a Secret (default: the store's superuser Secret) as files; never as env vars."""
+    wanted = secret or secret_name(run, app)
+    (volume,) = [v for v in pod_spec["volumes"] if v.get("secret", {}).get("secretName") == wanted]
     assert not [e for e in container_spec.get("env", []) if "valueFrom" in e], "secrets as files, not env vars"
     return next(path for path, name in mounts(container_spec).items() if name == volume["name"])
 
@@ -220,8 +221,11 @@ def test_exporter_sidecar(run: Run) -> None:
     assert exporter["ports"] == [{"name": "metrics", "containerPort": 9187, "protocol": "TCP"}]
     variables = env(exporter)
     assert variables["DATA_SOURCE_URI"]["value"] == "127.0.0.1:5432/myapp?sslmode=disable"
-    assert variables["DATA_SOURCE_USER"]["value"] == "app"
-    assert variables["DATA_SOURCE_PASS_FILE"]["value"] == f"{secret_dir(run, 'postgres', spec, exporter)}/password"
+    # Its own pg_monitor login, from its own binding Secret; the superuser's Secret is not even mounted.
+    assert variables["DATA_SOURCE_USER"]["value"] == "metrics_g1"
+    own = secret_dir(run, "postgres", spec, exporter, "postgres-metrics-g1")
+    assert variables["DATA_SOURCE_PASS_FILE"]["value"] == f"{own}/password"
+    assert set(mounts(exporter).values()) == {"metrics-credentials"}
     metrics = run.one("Service", "postgres-metrics")
     assert metrics.metadata["labels"]["app.kubernetes.io/component"] == "metrics"
     assert [(p["name"], p["port"]) for p in metrics.spec["ports"]] == [("metrics", 9187)]
@@ -262,7 +266,10 @@ def test_backup_cronjob_in_staging_and_production(runs: dict[str, Run]) -> None:
         assert "pg_dump --format=custom" in script
         variables = env(dump)
         assert variables["KEEP"]["value"] == str(config.backup.keep)
-        assert variables["PASSWORD_FILE"]["value"] == f"{secret_dir(run, 'postgres', job_pod, dump)}/password"
+        # The read-only backup login, never the superuser's Secret.
+        own = secret_dir(run, "postgres", job_pod, dump, "postgres-backup-g1")
+        assert variables["PASSWORD_FILE"]["value"] == f"{own}/password" and variables["PGUSER"]["value"] == "backup_g1"
+        assert secret_name(run, "postgres") not in json.dumps(job_pod)
         assert 'PGPASSWORD="$(cat "$PASSWORD_FILE")"' in script
         claim = run.one("PersistentVolumeClaim", "postgres-backups")
         (volume,) = [v for v in job_pod["volumes"] if "persistentVolumeClaim" in v]
@@ -322,7 +329,7 @@ def test_storage_class_and_digest_are_used() -> None:
 
 def test_metrics_off_means_no_sidecar() -> None:
     spec = statefulset_spec(_args(metrics={"enabled": False}), "s")
-    assert [c["name"] for c in spec["template"]["spec"]["containers"]] == ["postgres"]
+    assert [c["name"] for c in spec["template"]["spec"]["containers"]] == ["postgres", "roles"]
 
 
 def test_backup_script_keeps_the_newest_dumps(tmp_path: Path) -> None:
@@ -355,6 +362,8 @@ def test_backup_script_keeps_the_newest_dumps(tmp_path: Path) -> None:
 class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = f"generated-{args.name}"
         if isinstance(state.get("metadata"), dict):
             state["metadata"] = {"name": f"{args.name}-generated", **state["metadata"]}
         return f"{args.name}-id", state
@@ -377,14 +386,19 @@ def test_connection_object(mocked: None) -> pulumi.Output:
     component = Postgres("pg", PostgresArgs(environment=NamespaceRef(name="dev", environment="dev"),
                                             settings=load_config("dev", {}).postgres, clients=["api"]))
     connection = component.connection
-    assert (connection.host, connection.port, connection.database, connection.user) == ("pg", 5432, "myapp", "app")
+    # Nothing of the superuser: no shared password, no user; the client's own login instead.
+    assert (connection.host, connection.port, connection.database, connection.user) == ("pg", 5432, "myapp", "")
+    assert connection.password is None
     assert connection.pod_labels == identity_labels("pg", "dev", "database")
     assert connection.admits(identity_labels("api", "dev", "api"))
     assert not connection.admits(identity_labels("api", "dev", "backup"))
-    assert list(connection.ready) == [component.statefulset] and connection.password.key == "password"
+    assert list(connection.ready) == [component.statefulset]
     assert component.metrics_target is not None and component.metrics_target.port == "metrics"
+    api = connection.credentials_for("api")
+    assert api is not None and (api.client, api.user, api.generation, api.acknowledge) == ("api", "api_g1", 1, "pg-api-ack")
+    assert list(connection.credentials) == ["api"]  # the exporter's and backup's logins are the store's own
 
     def check(name: str) -> None:
-        assert name == "pg-secret-generated"
+        assert name == "pg-api-g1"
 
-    return pulumi.Output.from_input(connection.password.name).apply(check)
+    return pulumi.Output.from_input(api.secret).apply(check)

@@ -124,9 +124,9 @@ def test_production_moves_to_the_gateway_by_its_stack_config_only(runs: dict[str
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_data_pods_are_guaranteed(runs: dict[str, Run], stack: str) -> None:
-    for store in ("postgres", "redis"):
+    for store, count in (("postgres", 3), ("redis", 3)):
         containers = pod(runs[stack], "StatefulSet", store)["containers"]
-        assert len(containers) == 2, "the server and its exporter"
+        assert len(containers) == count, "the server, its exporter and its sidecar (Postgres roles, Redis acl-sync)"
         for c in containers:
             requests, limits = c["resources"]["requests"], c["resources"]["limits"]
             for kind in ("cpu", "memory"):
@@ -154,7 +154,8 @@ def test_a_digest_is_pulled_if_not_present_a_tag_always() -> None:
     digest = "sha256:" + "b" * 64
     run = run_program("production", {"redis": {"image": {"digest": digest}}})
     assert run.error is None, run.error
-    redis, exporter = pod(run, "StatefulSet", "redis")["containers"]
+    containers = {c["name"]: c for c in pod(run, "StatefulSet", "redis")["containers"]}
+    redis, exporter = containers["redis"], containers["metrics"]
     assert redis["image"].endswith(f"@{digest}") and redis["imagePullPolicy"] == "IfNotPresent"
     assert exporter["imagePullPolicy"] == "Always"  # a tag alone: a re-pushed tag is pulled everywhere alike
 

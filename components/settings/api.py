@@ -118,6 +118,9 @@ class ApiConfig(Group):
     """LOG_LEVEL and config.ini's Application.LogLevel."""
     env: dict[EnvName, str] = Field(default_factory=dict)
     """Extra environment variables (non-secret; the connection variables are set by the platform)."""
+    bindings: Literal["variables", "files"] = "variables"
+    """How each store's own login for the app reaches it: variables (DB_USER, DB_PASSWORD, DATABASE_URL, REDIS_PASSWORD, ...
+    from its binding Secret), or files (each binding Secret mounted at $SERVICE_BINDING_ROOT/<store>, servicebinding.io)."""
     config_ini: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Sections merged over the generated /app/config/config.ini."""
     persistence: ApiPersistence

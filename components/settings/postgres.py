@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -108,6 +109,13 @@ class Backup(Model):
     database's namespace, cluster and StorageClass, and go with them."""
 
 
+class Roles(Model):
+    """The sidecar that reconciles the login roles, over the server's socket, as the superuser."""
+
+    resources: Resources
+    """The roles container's requests and limits."""
+
+
 class PostgresConfig(Group):
     """Settings of one Postgres instance (``platform:postgres``): image, auth, persistence, backups."""
 
@@ -121,7 +129,8 @@ class PostgresConfig(Group):
     database: SqlIdentifier
     """The database created on first start."""
     user: SqlIdentifier
-    """The database user the clients log in as."""
+    """The server's superuser (initdb's bootstrap user): only the server and its roles container use it, over the
+    pod's socket; each client logs in as a role of its own (README, Credentials). Fixed once the volume exists."""
     resources: Resources
     """The server container's requests and limits."""
     persistence: Persistence
@@ -143,6 +152,11 @@ class PostgresConfig(Group):
     archiving and point-in-time recovery (README, Production Postgres with CloudNativePG)."""
     cloudnativepg: CloudNativePG
     """The Cluster of mode cloudnativepg (and the migration into it)."""
+    roles: Roles
+    """The roles container: creates each client's, the exporter's and the backup's login roles, on every change."""
+    rotations: dict[DnsLabel, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    """Credential generation per client key (an ApiService name), or metrics (the exporter) or backup (the backup
+    job); unset: 1. Raise one to rotate that login without downtime (README, Credentials); never lower it."""
 
     @classmethod
     def defaults(cls, env: EnvironmentProfile) -> dict[str, Any]:
@@ -164,6 +178,9 @@ class PostgresConfig(Group):
                 "keep": 14 if env.strict else 7,
                 "size": "8Gi",
                 "resources": resources("50m", "128Mi", "500m", "512Mi"),
+            },
+            "roles": {
+                "resources": resources("10m", "32Mi", "10m", "32Mi") if durable else resources("5m", "16Mi", "100m", "32Mi")
             },
             "metrics": {
                 "enabled": True,
@@ -223,7 +240,9 @@ class PostgresConfig(Group):
         return (self._stateful_set_footprint() if self.stateful_set else Footprint()) + cluster
 
     def _stateful_set_footprint(self) -> Footprint:
-        workloads = [server_pod("postgres", self.resources, self.image, self.metrics)]
+        server = server_pod("postgres", self.resources, self.image, self.metrics)
+        roles = Container("postgres.roles", self.roles.resources, self.image, image_key="postgres.image")
+        workloads = [replace(server, containers=(*server.containers, roles))]
         claims = [("postgres.persistence", self.persistence.size)] if self.persistence.enabled else []
         backup = self.backup
         if backup.enabled:

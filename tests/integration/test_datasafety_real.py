@@ -104,7 +104,8 @@ def test_lowering_keep_and_replacing_a_password_are_flagged(workspace: Workspace
     set_config(workspace, "platform:postgres", {"backup": {"enabled": True, "keep": 2}})
     try:
         urns = json.loads(workspace.pulumi("stack", "export", stack=STACK).stdout)["deployment"]["resources"]
-        password = next(r["urn"] for r in urns if r["type"] == RANDOM_PASSWORD and "postgres" in r["urn"])
+        # The superuser's password (a client login's is replaced by design when it is rotated).
+        password = next(r["urn"] for r in urns if r["type"] == RANDOM_PASSWORD and r["urn"].endswith("::postgres-password"))
         real = preview_json(workspace, "--replace", password)
         keep(real, "preview-lower-keep.json")
         code, summary = preview_summary(workspace, tmp_path)

@@ -64,8 +64,10 @@ def test_yaml_program_up_idempotent_bad_input_destroyed(workspace: Workspace, tm
         outputs = json.loads(ws.pulumi("stack", "output", "--json", stack=STACK).stdout)
         assert outputs["url"] == f"http://orders.{NAMESPACE}.svc.cluster.local"
         assert outputs["database"]["host"] == "ordersdb" and outputs["database"]["database"] == "shop"
-        secret = ws.kube_json("get", "secret", outputs["database"]["secretName"], "-n", NAMESPACE)
-        assert outputs["database"]["passwordKey"] in secret["data"]
+        # No shared password (#22): the service's own login is in its binding Secret.
+        assert (outputs["database"]["secretName"], outputs["database"]["user"]) == ("", "")
+        secret = ws.kube_json("get", "secret", "ordersdb-orders-g1", "-n", NAMESPACE)
+        assert {"username", "password", "uri"} <= set(secret["data"])
         ws.pulumi("preview", "--expect-no-changes", stack=STACK, timeout=900)
 
         # A typo and a wrong type in the service's settings: the preview fails with the problems the

@@ -111,12 +111,17 @@ class Node:
             target, volume = self.path(mount["mountPath"]), volumes.get(mount["name"], {})
             target.mkdir(parents=True, exist_ok=True)
             files: dict[str, str] = {}
-            if "configMap" in volume:
+            source = volume.get("configMap") or volume.get("secret") or {}
+            if "configMap" in volume and source.get("optional") and not self._exists("ConfigMap", source["name"]):
+                pass  # an optional ConfigMap nobody made (yet): an empty directory, as the kubelet mounts it
+            elif "configMap" in volume:
                 files = find(self.run, "ConfigMap", volume["configMap"]["name"]).inputs["data"]
             elif "secret" in volume and volume["secret"]["secretName"] in self.external_secrets:
                 files = self.external_secrets[volume["secret"]["secretName"]]
             elif "secret" in volume:
                 files = find(self.run, "Secret", volume["secret"]["secretName"]).inputs["stringData"]
+            if "items" in source:  # a projection of some keys, each at its path
+                files = {item["path"]: files[item["key"]] for item in source["items"]}
             for key, content in files.items():
                 (target / key).write_text(self.rewrite(content))
             for path in [target, *target.rglob("*")]:
@@ -124,6 +129,9 @@ class Node:
             if "secret" in volume:
                 for key in files:
                     (target / key).chmod(int(volume["secret"].get("defaultMode", 0o644)))
+
+    def _exists(self, kind: str, name: str) -> bool:
+        return any(object_name(r) == name for r in self.run.of_kind(kind))
 
     # ------------------------------------------------------------ processes
 
@@ -194,31 +202,50 @@ def wait_until(
     raise AssertionError(f"timed out waiting for {describe()}")
 
 
-def postgres_entrypoint(node: Node, pod: dict[str, Any], spec: dict[str, Any]) -> subprocess.Popen[bytes]:
-    """What the postgres image's docker-entrypoint.sh does on an empty PGDATA, from the same env:
-    initdb with POSTGRES_USER and POSTGRES_PASSWORD_FILE (scram for TCP), create POSTGRES_DB,
-    then exec ``postgres`` with the container's args."""
+def postgres_entrypoint(
+    node: Node, pod: dict[str, Any], spec: dict[str, Any], args: list[str] | None = None
+) -> subprocess.Popen[bytes]:
+    """What the postgres image's docker-entrypoint.sh does, from the same env: on an empty PGDATA, initdb with
+    POSTGRES_USER and POSTGRES_PASSWORD_FILE (scram for TCP, the image's own pg_hba.conf lines) and create
+    POSTGRES_DB; then exec ``postgres`` with the container's args (or ``args``: another program's)."""
     env = node.environment(spec)
     pgdata = env["PGDATA"]
     sockets = str(node.path("/var/run/postgresql"))
-    initdb = [
-        "initdb", f"--username={env['POSTGRES_USER']}", f"--pwfile={env['POSTGRES_PASSWORD_FILE']}",
-        "--auth-local=trust", "--auth-host=scram-sha-256", "-D", pgdata,
-    ]
-    result = node.exec(pod, initdb, env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    with Path(pgdata, "pg_hba.conf").open("a") as hba:
-        hba.write("host all all all scram-sha-256\n")  # the image's line: every TCP client needs the password
+    fresh = not Path(pgdata, "PG_VERSION").exists()
+    if fresh:
+        initdb = [
+            "initdb", f"--username={env['POSTGRES_USER']}", f"--pwfile={env['POSTGRES_PASSWORD_FILE']}",
+            "--auth-local=trust", "--auth-host=scram-sha-256", "-D", pgdata,
+        ]
+        result = node.exec(pod, initdb, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        with Path(pgdata, "pg_hba.conf").open("a") as hba:
+            hba.write("host all all all scram-sha-256\n")  # the image's line: every TCP client needs the password
     server = ["postgres", "-D", pgdata, "-c", "listen_addresses=*", "-c", f"unix_socket_directories={sockets}"]
-    process = node.start(pod, [*server, *(node.rewrite(str(a)) for a in spec.get("args", []))], env, "postgres")
+    given = spec.get("args", []) if args is None else args
+    process = node.start(pod, [*server, *(node.rewrite(str(a)) for a in given)], env, "postgres")
     ready = ["pg_isready", "-h", sockets]
     accepting = lambda: node.exec(pod, ready, env).returncode == 0  # noqa: E731
     wait_until(accepting, lambda: f"postgres: {node.log('postgres')[-800:]}", server=process)
-    create = node.exec(pod, ["psql", "-h", sockets, "-U", env["POSTGRES_USER"], "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-                             "-c", f'CREATE DATABASE "{env["POSTGRES_DB"]}"'], env)
-    assert create.returncode == 0, create.stderr
+    if fresh:
+        create = node.exec(pod, ["psql", "-h", sockets, "-U", env["POSTGRES_USER"], "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+                                 "-c", f'CREATE DATABASE "{env["POSTGRES_DB"]}"'], env)
+        assert create.returncode == 0, create.stderr
     return process
 
+
+def start_roles(node: Node, pod: dict[str, Any], before_start: Callable[[], object] | None = None) -> subprocess.Popen[bytes]:
+    """The pod's ``roles`` container, as rendered; returns once it marked the roles applied (its readiness).
+    ``before_start``: runs once its volumes are written (to take a file away, say)."""
+    spec = container(pod, "roles")
+    node.mount(pod, spec)
+    if before_start is not None:
+        before_start()
+    env = node.environment(spec)
+    process = node.start(pod, node.command(spec), env, "roles")
+    marker = Path(env["MARKER"])
+    wait_until(marker.exists, lambda: f"the roles applied: {node.log('roles')[-1500:]}", 60, process)
+    return process
 
 
 def scrape(node: Node, pod: dict[str, Any], port: int) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import ROOT, Run, run_program
-from tests.realservers.pods import VENV_BIN, Node, container, find, postgres_entrypoint, wait_until
+from tests.realservers.pods import VENV_BIN, Node, container, find, postgres_entrypoint, start_roles, wait_until
 
 S3_HOST, S3_PORT = "s3.backups.test", 9000
 KEEP = 2
@@ -37,6 +37,7 @@ EXISTING_SECRET = {"AWS_ACCESS_KEY_ID": "drill", "AWS_SECRET_ACCESS_KEY": "drill
 # The operators' own credential (README: restores read with a key that is not in the cluster).
 OPERATOR = {"AWS_ACCESS_KEY_ID": "operator", "AWS_SECRET_ACCESS_KEY": "operator"}
 CHECKSUM = "select count(*) || ':' || md5(string_agg(id || '=' || note, ',' order by id)) from drill"
+OWNER_BINDING = "postgres-api-g1"  # the first client's binding Secret: the README's restore pod mounts it
 
 
 def readme_block(marker: str) -> str:
@@ -58,7 +59,17 @@ class Drill:
         self.dump = container(self.job_pod, "pg-dump")
         self.upload = container(self.job_pod, "upload")
         node.external_secrets["backup-s3"] = EXISTING_SECRET  # created by the cluster's owners, mounted as files
-        for spec in (self.db, self.dump, self.upload):
+        # The README's pg-restore pod: the backup job's address, the owner's binding Secret at /run/secrets/postgres.
+        self.job_pod = {**self.job_pod, "volumes": [
+            *self.job_pod["volumes"], {"name": "owner-binding", "secret": {"secretName": OWNER_BINDING, "defaultMode": 0o440}}
+        ]}
+        address = [e for e in self.dump["env"] if e["name"] in ("PGHOST", "PGPORT", "PGDATABASE")]
+        self.restore = {
+            "name": "pg-restore", "env": [*address, {"name": "BINDING", "value": "/run/secrets/postgres"}],
+            "volumeMounts": [{"name": "owner-binding", "mountPath": "/run/secrets/postgres", "readOnly": True},
+                             *[m for m in self.dump["volumeMounts"] if m["name"] != "backup-credentials"]],
+        }
+        for spec in (self.db, self.dump, self.upload, self.restore):
             node.mount(self.db_pod if spec is self.db else self.job_pod, spec)
 
     def env(self, spec: dict) -> dict[str, str]:
@@ -78,11 +89,13 @@ class Drill:
         upload_code, upload_out = self.sh(self.upload, self.upload["command"][-1])
         return upload_code, out + upload_out
 
-    def psql(self, query: str, database: str | None = None) -> str:
-        env = self.env(self.dump)
-        password = Path(env["PASSWORD_FILE"]).read_text()
-        argv = ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database or env["PGDATABASE"], "-c", query]
-        result = self.node.exec(self.job_pod, argv, env | {"PGPASSWORD": password})
+    def psql(self, query: str) -> str:
+        """As the database's owner (the first client's login), the way the README's restore pod connects."""
+        env = self.env(self.restore)
+        binding = Path(env["BINDING"])
+        login = {"PGUSER": (binding / "username").read_text(), "PGPASSWORD": (binding / "password").read_text()}
+        argv = ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", query]
+        result = self.node.exec(self.job_pod, argv, env | login)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
@@ -103,6 +116,7 @@ def drill(nodes: Callable[[Run, list[str]], Node]) -> Drill:
     node = nodes(run, ["postgres", S3_HOST])
     drill = Drill(run, node)
     drill.server = postgres_entrypoint(node, drill.db_pod, drill.db)
+    start_roles(node, drill.db_pod)
     moto = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(S3_PORT)]
     # Tell moto the endpoint's host name is an endpoint (else it reads the first label as a bucket).
     moto_env = {"PATH": "/usr/bin:/bin", "HOME": str(node.path("/tmp")), "MOTO_S3_CUSTOM_ENDPOINTS": f"http://{S3_HOST}:{S3_PORT}"}
@@ -139,10 +153,12 @@ def test_backup_job_uploads_rotates_and_the_readme_restores(drill: Drill) -> Non
     code, out = drill.sh(drill.upload, drill.upload["command"][-1], {"AWS_SECRET_ACCESS_KEY_FILE": "/nonexistent/key"})
     assert code != 0 and "postgres.backup.objectStore.existingSecret: the Secret is missing" in out, out
 
-    # Restore from the PVC into a recreated, empty database.
-    drill.psql('drop database "myapp"', database="postgres")
-    drill.psql('create database "myapp"', database="postgres")
-    code, out = drill.sh(drill.dump, readme_block("restore"))
+    # The backup's login reads but never writes.
+    code, out = drill.sh(drill.dump, 'PGPASSWORD="$(cat "$PASSWORD_FILE")" psql -XAtc "delete from drill"')
+    assert code != 0 and "permission denied" in out, out
+    # Restore from the PVC into an emptied database, as its owner.
+    drill.psql("drop table drill")
+    code, out = drill.sh(drill.restore, readme_block("restore"))
     assert code == 0, out
     assert drill.psql(CHECKSUM) == known
 
@@ -152,10 +168,19 @@ def test_backup_job_uploads_rotates_and_the_readme_restores(drill: Drill) -> Non
     for path in drill.node.path("/backups").iterdir():
         path.unlink()
     drill.server = postgres_entrypoint(drill.node, drill.db_pod, drill.db)
+    # The roles container sees the new server and creates the roles again (its owner login first of all).
+    wait_until(lambda: owner_can_log_in(drill), lambda: drill.node.log("roles")[-800:], 60)
     assert drill.psql("select count(*) from pg_tables where tablename = 'drill'") == "0"
     code, out = drill.sh(drill.upload, readme_block("bucket"), OPERATOR)
     assert code == 0, out
     assert drill.volume() == [dumps[-1]]
-    code, out = drill.sh(drill.dump, readme_block("restore"))
+    code, out = drill.sh(drill.restore, readme_block("restore"))
     assert code == 0, out
     assert drill.psql(CHECKSUM) == known
+
+
+def owner_can_log_in(drill: Drill) -> bool:
+    try:
+        return drill.psql("select 1") == "1"
+    except AssertionError:
+        return False
