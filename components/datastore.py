@@ -345,8 +345,11 @@ def resolve(kind: str, name: str, args: DataStoreArgs, args_type: type, settings
     )
 
 
-def client_key_problems(store: Store, clients: Sequence[str | Mapping[str, str]], at: str) -> list[str]:
-    """A store that makes a login per client: each key (``Store.client_keys``) valid, unique, none of its own."""
+def client_key_problems(
+    store: Store, clients: Sequence[str | Mapping[str, str]], at: str, reserved: Sequence[str] = RESERVED_CLIENTS
+) -> list[str]:
+    """A store that makes a login per client: each key (``Store.client_keys``) valid, unique, none of its own
+    logins' names (``reserved``)."""
     problems = []
     for i, (key, client) in enumerate(zip(store.client_keys, clients, strict=True)):
         where = f"{at}.clients[{i}]"
@@ -359,16 +362,17 @@ def client_key_problems(store: Store, clients: Sequence[str | Mapping[str, str]]
         if key in store.client_keys[:i]:
             problems.append(f"{where}: client key {key!r} is also clients[{store.client_keys.index(key)}]'s: one login per "
                             f"key; give one of them another {CLIENT_KEY_LABEL} label")
-        if key in RESERVED_CLIENTS:
-            problems.append(f"{where}: {key!r} is reserved for the store's own {key} login; name the client otherwise")
+        if key in reserved:
+            problems.append(f"{where}: {key!r} names one of the store's own logins ({', '.join(reserved)}); "
+                            "name the client otherwise")
         if GENERATION_SUFFIX.search(key):
             problems.append(f"{where}: client key {key!r} ends like a credential generation (-g<n>, as in its logins); rename it")
     return problems
 
 
-def rotation_problems(store: Store, rotations: Mapping[str, int], at: str) -> list[str]:
-    """Keys of ``<store>.rotations`` must be client keys or the store's own reserved logins."""
-    allowed = [*store.client_keys, *RESERVED_CLIENTS]
+def rotation_problems(store: Store, rotations: Mapping[str, int], at: str, own: Sequence[str] = RESERVED_CLIENTS) -> list[str]:
+    """Keys of ``<store>.rotations`` must be client keys or the store's own rotatable logins (``own``)."""
+    allowed = [*store.client_keys, *own]
     return [
         f"{PROJECT}:{at}.rotations.{key}: not a client of {store.app!r}; allowed: {', '.join(allowed)}"
         for key in rotations if key not in allowed

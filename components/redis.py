@@ -22,7 +22,7 @@ import pulumi_random as random
 
 from . import datastore
 from .connections import Credentials, RedisConnection, SecretKeyRef
-from .contracts import instance_name_problems, raise_if
+from .contracts import raise_if
 from .datastore import DataStore, DataStoreArgs, Manifest, Store
 from .errors import PROJECT
 from .settings import RedisConfig
@@ -44,7 +44,6 @@ EXPORTER_KEY = "exporter-passwords.json"  # redis_exporter's password file: {add
 DANGEROUS_COMMANDS = ("FLUSHALL", "FLUSHDB", "CONFIG", "DEBUG", "SHUTDOWN", "MODULE", "REPLICAOF", "SLAVEOF")
 
 # ---- users (#22)
-LABEL_CLIENT_KEY = "app.kubernetes.io/name"  # what names a label-set client: its user, its binding Secret
 METRICS = "metrics"  # the exporter's user, and its key in ``redis.rotations``
 PROBE = "probe"  # the probes' user: PING only
 RELOADER = "acl-reloader"  # the sidecar's user: ACL LOAD only
@@ -107,16 +106,6 @@ def sha256(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 
 
-def binding_secret_name(store: str, client: str, generation: int) -> str:
-    """A client's binding Secret of one generation: a new name per generation rolls its pods."""
-    return f"{store}-{client}-credentials-{generation}"
-
-
-def acknowledge_name(store: str, client: str) -> str:
-    """The ConfigMap a client writes, ``{"generation": "<n>"}``, once its pods run generation n."""
-    return f"{store}-{client}-ack"
-
-
 def acl_secret_name(store: str) -> str:
     return f"{store}-acl"
 
@@ -156,29 +145,6 @@ class RedisSpec:
     metrics_generation: int = 1
 
 
-def client_keys(clients: Sequence[str | Mapping[str, str]], at: str) -> tuple[list[str], list[str]]:
-    """(key of each client, problems): an ApiService's instance name, a label set's ``app.kubernetes.io/name``."""
-    keys: list[str] = []
-    problems: list[str] = []
-    for i, client in enumerate(clients):
-        key = client if isinstance(client, str) else client.get(LABEL_CLIENT_KEY)
-        where = f"{at}.clients[{i}]"
-        if key is None:
-            problems.append(
-                f"{where}: a pod label set needs a {LABEL_CLIENT_KEY!r} label: its value names the client's "
-                "Redis user and binding Secret"
-            )
-            continue
-        if not isinstance(client, str):
-            problems += [f"{where}: {LABEL_CLIENT_KEY} {p}" for p in instance_name_problems(key)]
-        if key in RESERVED_USERS:
-            problems.append(f"{where}: {key!r} is the name of one of the store's own users {RESERVED_USERS}; rename the client")
-        if key in keys:
-            problems.append(f"{where}: client key {key!r} is also the key of {at}.clients[{keys.index(key)}]")
-        keys.append(key)
-    return keys, problems
-
-
 def unknown_keys(mapping: Mapping[str, Any], allowed: Sequence[str], config_key: str, name: str) -> list[str]:
     return [
         f"RedisArgs.settings: {PROJECT}:{config_key}.{key}: {key!r} is not a client of Redis {name!r}; "
@@ -192,9 +158,9 @@ def resolve(name: str, args: RedisArgs) -> RedisSpec:
     store = datastore.resolve(
         "Redis", name, args, RedisArgs, RedisConfig, component=COMPONENT, port=PORT, metrics_port=METRICS_PORT, port_name=KIND
     )
-    s = args.settings
-    keys, problems = client_keys(args.clients, "RedisArgs")
-    problems += unknown_keys(s.rotations, [*keys, METRICS], "redis.rotations", name)
+    s, keys = args.settings, store.client_keys
+    problems = datastore.client_key_problems(store, args.clients, "RedisArgs", reserved=RESERVED_USERS)
+    problems += [f"RedisArgs.settings: {p}" for p in datastore.rotation_problems(store, s.rotations, "redis", own=[METRICS])]
     problems += unknown_keys(s.key_prefixes, keys, "redis.keyPrefixes", name)
     raise_if(problems)
     users = tuple(ClientUser(k, s.rotations.get(k, 1), s.key_prefixes.get(k)) for k in keys)
@@ -313,7 +279,7 @@ def statefulset_spec(args: RedisSpec, config_map: pulumi.Input[str], acl_secret:
         {"name": "acl", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},  # never on the node's disk
         {"name": "acl-secret", "secret": {"secretName": acl_secret, "defaultMode": 0o440}},
         *(
-            {"name": f"ack-{u.key}", "configMap": {"name": acknowledge_name(rd.app, u.key), "optional": True}}
+            {"name": f"ack-{u.key}", "configMap": {"name": datastore.acknowledge_name(rd, u.key), "optional": True}}
             for u in args.users
         ),
         *scratch,
@@ -357,7 +323,7 @@ class Redis(DataStore):
         rd, s = spec.store, spec.settings
         names = datastore.store_names(rd, s.metrics.enabled, s.persistence.enabled)
         names.append(("Secret", acl_secret_name(name)))
-        names += [("Secret", binding_secret_name(name, u.key, u.generation)) for u in spec.users]
+        names += [("Secret", datastore.binding_name(rd, u.key, u.generation)) for u in spec.users]
         super().__init__("platform:index:Redis", name, rd, args.environment, opts, names=names, footprint=s.footprint())
         # Auto-named: a changed redis.conf or script gets a new name, which rolls the pod.
         config = k8s.core.v1.ConfigMap(
@@ -445,7 +411,7 @@ class Redis(DataStore):
         named per generation: a rotation gives the consumer a new name (a rollout), and Pulumi deletes
         the previous Secret at the end of the ``up``."""
         rd = self._store
-        name = binding_secret_name(rd.app, user.key, user.generation)
+        name = datastore.binding_name(rd, user.key, user.generation)
         quoted = password.apply(lambda pw: urllib.parse.quote(pw, safe=""))
         data: dict[str, Any] = {
             "type": "redis", "provider": "platform", "host": rd.app, "port": str(PORT), "username": user.key,
@@ -455,12 +421,12 @@ class Redis(DataStore):
         if user.prefix:
             data["key-prefix"] = user.prefix
         k8s.core.v1.Secret(
-            f"{self._name}-{user.key}-credentials-{user.generation}", metadata=rd.metadata(name), type="Opaque",
+            f"{self._name}-{user.key}-g{user.generation}", metadata=rd.metadata(name), type="Opaque",
             immutable=True, string_data=data, opts=self._plain,
         )
         return Credentials(
             client=user.key, user=user.key, secret=name, generation=user.generation,
-            acknowledge=acknowledge_name(rd.app, user.key),
+            acknowledge=datastore.acknowledge_name(rd, user.key),
         )
 
     def _secret_files(self, password: pulumi.Output[str]) -> Manifest:

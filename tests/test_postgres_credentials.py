@@ -140,7 +140,7 @@ def args(clients: list[Any], rotations: dict[str, int] | None = None) -> Postgre
 @pytest.mark.parametrize(("clients", "rotations", "message"), [
     (["api"], {"web": 2}, "platform:postgres.rotations.web: not a client of 'pg'; allowed: api, metrics, backup"),
     ([{"team": "x"}], None, "PostgresArgs.clients[0]: a label-set client needs a app.kubernetes.io/name label"),
-    (["metrics"], None, "PostgresArgs.clients[0]: 'metrics' is reserved for the store's own metrics login"),
+    (["metrics"], None, "PostgresArgs.clients[0]: 'metrics' names one of the store's own logins (metrics, backup)"),
     (["app"], None, "PostgresArgs.clients[0]: 'app' is the superuser's name (postgres.user)"),
     (["api-g2"], None, "PostgresArgs.clients[0]: client key 'api-g2' ends like a credential generation"),
     (["public"], None, "PostgresArgs.clients[0]: role 'public' is reserved by Postgres"),

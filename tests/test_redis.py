@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -122,8 +123,8 @@ def test_every_user_gets_only_what_it_needs(run: Run) -> None:
 
 
 def test_binding_secret_per_client(run: Run) -> None:
-    secret = run.one("Secret", "redis-api-credentials-1")
-    assert secret.metadata["name"] == "redis-api-credentials-1" and secret.inputs["immutable"] is True
+    secret = run.one("Secret", "redis-api-g1")
+    assert secret.metadata["name"] == "redis-api-g1" and secret.inputs["immutable"] is True
     assert "stringData" in secret.secret_inputs and not secret.protect
     data = secret.inputs["stringData"]
     assert set(BINDING_KEYS) <= set(data)
@@ -328,13 +329,13 @@ def test_each_client_gets_its_credentials_in_the_connection() -> None:
     assert set(connection.credentials) == {"orders", "billing"}
     orders = connection.credentials_for("orders")
     assert orders is not None and (orders.client, orders.user, orders.generation) == ("orders", "orders", 1)
-    assert orders.secret == "redis-orders-credentials-1" and orders.acknowledge == "redis-orders-ack"  # noqa: S105 - a name
-    assert orders.key("uri") == SecretKeyRef(name="redis-orders-credentials-1", key="uri")
+    assert orders.secret == "redis-orders-g1" and orders.acknowledge == "redis-orders-ack"  # noqa: S105 - a name
+    assert orders.key("uri") == SecretKeyRef(name="redis-orders-g1", key="uri")
     rules = users(run)
     assert rules["orders"].endswith(" ~orders:* &orders:* +@all -@dangerous +info")
     assert rules["billing"].endswith(" ~* &* +@all -@dangerous +info")
-    assert run.one("Secret", "redis-orders-credentials-1").inputs["stringData"]["key-prefix"] == "orders:"
-    assert "key-prefix" not in run.one("Secret", "redis-billing-credentials-1").inputs["stringData"]
+    assert run.one("Secret", "redis-orders-g1").inputs["stringData"]["key-prefix"] == "orders:"
+    assert "key-prefix" not in run.one("Secret", "redis-billing-g1").inputs["stringData"]
 
 
 def test_a_rotation_adds_a_password_rolls_the_client_and_leaves_the_store_running() -> None:
@@ -342,9 +343,9 @@ def test_a_rotation_adds_a_password_rolls_the_client_and_leaves_the_store_runnin
     after, (connection,) = shop({"rotations": {"orders": 2}})
     assert after.error is None, after.error
     orders = connection.credentials_for("orders")
-    assert orders is not None and (orders.generation, orders.secret) == (2, "redis-orders-credentials-2")
-    assert sorted(s.name for s in after.of_kind("Secret") if "credentials" in s.name) == [
-        "redis-billing-credentials-1", "redis-orders-credentials-2",
+    assert orders is not None and (orders.generation, orders.secret) == (2, "redis-orders-g2")
+    assert sorted(s.name for s in after.of_kind("Secret") if re.fullmatch(r"redis-[a-z]+-g[0-9]+", s.name)) == [
+        "redis-billing-g1", "redis-orders-g2",
     ]
     passwords = {r.name for r in after.of_kind("RandomPassword")}
     assert {"redis-orders-password-1", "redis-orders-password-2", "redis-orders-password-3"} <= passwords
@@ -372,21 +373,19 @@ def test_rotating_the_exporter_restarts_the_pod_it_shares() -> None:
     ("settings", "clients", "expected"),
     [
         ({"rotations": {"shipping": 2}}, None,
-         "RedisArgs.settings: platform:redis.rotations.shipping: 'shipping' is not a client of Redis 'redis'; "
-         "allowed keys: orders, billing, metrics"),
+         "RedisArgs.settings: platform:redis.rotations.shipping: not a client of 'redis'; allowed: orders, billing, metrics"),
         ({"keyPrefixes": {"metrics": "m:"}}, None,
          "RedisArgs.settings: platform:redis.keyPrefixes.metrics: 'metrics' is not a client of Redis 'redis'; "
          "allowed keys: orders, billing"),
         (None, ["orders", {"team": "billing"}],
-         "RedisArgs.clients[1]: a pod label set needs a 'app.kubernetes.io/name' label: its value names the client's "
-         "Redis user and binding Secret"),
+         "RedisArgs.clients[1]: a label-set client needs a app.kubernetes.io/name label: its value names the client's "
+         "own login and binding Secret"),
         (None, ["metrics"],
-         "RedisArgs.clients[0]: 'metrics' is the name of one of the store's own users "
-         "('default', 'metrics', 'probe', 'acl-reloader'); rename the client"),
+         "RedisArgs.clients[0]: 'metrics' names one of the store's own logins (default, metrics, probe, acl-reloader)"),
         (None, ["orders", {"app.kubernetes.io/name": "orders", "tier": "batch"}],
-         "RedisArgs.clients[1]: client key 'orders' is also the key of RedisArgs.clients[0]"),
+         "RedisArgs.clients[1]: client key 'orders' is also clients[0]'s"),
         (None, [{"app.kubernetes.io/name": "Billing.V2"}],
-         "RedisArgs.clients[0]: app.kubernetes.io/name 'Billing.V2' is not an instance name"),
+         "RedisArgs.clients[0]: label app.kubernetes.io/name: 'Billing.V2' is not an instance name"),
     ],
 )
 def test_bad_client_keys_are_refused_before_any_resource(settings: dict | None, clients: list | None, expected: str) -> None:

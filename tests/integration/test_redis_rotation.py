@@ -27,8 +27,8 @@ def test_a_rotation_updates_users_in_place_and_keeps_the_store_running(workspace
     try:
         ws.pulumi("up", "--yes", "--skip-preview", stack="dev", timeout=1200)
         before = secrets(ws)
-        assert before["redis-api-credentials-1"]["immutable"] is True
-        assert set(before["redis-api-credentials-1"]["data"]) >= {"username", "password", "uri"}
+        assert before["redis-api-g1"]["immutable"] is True
+        assert set(before["redis-api-g1"]["data"]) >= {"username", "password", "uri"}
         statefulset = ws.kube_json("get", "statefulset", "redis", "-n", NAMESPACE)
 
         ws.set_config("dev", "platform:redis", {"rotations": {"api": 2}})
@@ -38,13 +38,13 @@ def test_a_rotation_updates_users_in_place_and_keeps_the_store_running(workspace
         # The users' Secret is replaced (its name is fixed: delete, then create); the password of
         # generation 1 stays (the previous generation, until acknowledged), nothing of the store goes. The
         # ApiService's acknowledgement (a ConfigMap, written after its rollout) gets the new generation.
-        assert deleted == {"redis-api-credentials-1": "delete", "redis-acl": "replace", "api-redis-ack": "replace"}, steps
+        assert deleted == {"redis-api-g1": "delete", "redis-acl": "replace", "api-redis-ack": "replace"}, steps
         touched = {urn.rsplit("::", 1)[1] for urn in steps if urn_type(urn) in DATA_BEARING_TYPES}
-        assert touched == {"redis-api-credentials-1", "redis-api-credentials-2", "redis-acl", "redis-api-password-3"}, steps
+        assert touched == {"redis-api-g1", "redis-api-g2", "redis-acl", "redis-api-password-3"}, steps
 
         ws.pulumi("up", "--yes", "--skip-preview", stack="dev", timeout=1200)
         after = secrets(ws)
-        assert "redis-api-credentials-1" not in after and after["redis-api-credentials-2"]["immutable"] is True
+        assert "redis-api-g1" not in after and after["redis-api-g2"]["immutable"] is True
         assert after["redis-acl"]["data"] != before["redis-acl"]["data"]
         # The store's pod template is untouched: no restart; the sidecar reloads the users.
         rotated = ws.kube_json("get", "statefulset", "redis", "-n", NAMESPACE)

@@ -103,7 +103,7 @@ def superuser(run: Run) -> str:
 
 
 def binding(run: Run, client: str, generation: int = 1) -> dict[str, str]:
-    return dict(find(run, "Secret", f"redis-{client}-credentials-{generation}").inputs["stringData"])
+    return dict(find(run, "Secret", f"redis-{client}-g{generation}").inputs["stringData"])
 
 
 def refused(output: str) -> bool:
