@@ -155,7 +155,10 @@ def resolve(name: str, args: PostgresArgs) -> PostgresSpec:
     )
     spec = PostgresSpec(store, args.settings)
     problems = datastore.client_key_problems(store, args.clients, "PostgresArgs")
-    raise_if(problems or client_problems(spec) + datastore.rotation_problems(store, args.settings.rotations, PostgresConfig.KEY))
+    # Mode cloudnativepg alone has no login of its own: the operator's exporter and barman use the operator's.
+    own = RESERVED_CLIENTS if args.settings.stateful_set else ()
+    rotations = datastore.rotation_problems(store, args.settings.rotations, PostgresConfig.KEY, own)
+    raise_if(problems or client_problems(spec) + rotations)
     return spec
 
 
@@ -194,18 +197,21 @@ def logins_name(args: PostgresSpec) -> str:
     return f"{args.store.app}-logins"
 
 
-def binding(args: PostgresSpec, login: Login, password: pulumi.Output[str]) -> dict[str, pulumi.Input[str]]:
-    """One client generation's binding Secret: the servicebinding.io keys, libpq's key/value form, a JDBC URL."""
-    s, pg = args.settings, args.store
+def binding(
+    args: PostgresSpec, login: Login, password: pulumi.Output[str], host: str | None = None
+) -> dict[str, pulumi.Input[str]]:
+    """One client generation's binding Secret: the servicebinding.io keys, libpq's key/value form, a JDBC URL.
+    ``host``: the Service clients connect to (the instance's own; a CloudNativePG Cluster's ``-rw``)."""
+    s, host = args.settings, host or args.store.app
     user = login_name(login)
     uri = pulumi.Output.concat(
-        "postgresql://", user, ":", password.apply(lambda p: quote(p, safe="")), f"@{pg.app}:{PORT}/{s.database}"
+        "postgresql://", user, ":", password.apply(lambda p: quote(p, safe="")), f"@{host}:{PORT}/{s.database}"
     )
     data: dict[str, pulumi.Input[str]] = {
-        "type": "postgresql", "provider": "platform", "host": pg.app, "port": str(PORT), "database": s.database,
+        "type": "postgresql", "provider": "platform", "host": host, "port": str(PORT), "database": s.database,
         "username": user, "password": password, "uri": uri,
-        "jdbc-url": f"jdbc:postgresql://{pg.app}:{PORT}/{s.database}",
-        "dsn": pulumi.Output.concat(f"host={pg.app} port={PORT} dbname={s.database} user={user} password=", password),
+        "jdbc-url": f"jdbc:postgresql://{host}:{PORT}/{s.database}",
+        "dsn": pulumi.Output.concat(f"host={host} port={PORT} dbname={s.database} user={user} password=", password),
     }
     assert set(BINDING_KEYS) <= set(data)  # the contract's keys, always
     return data

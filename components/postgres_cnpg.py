@@ -11,20 +11,21 @@ default would be ``db``, the statefulset's own account: both exist during a migr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
-from .connections import BINDING_KEYS, Credentials, MetricsTarget, PostgresConnection, SecretKeyRef
+from . import datastore
+from .connections import MetricsTarget, PostgresConnection
 from .contracts import raise_if
-from .datastore import PASSWORD_KEY, Manifest, Store, resources, scraper_peer
+from .datastore import PASSWORD_KEY, Login, Manifest, Store, binding_name, resources, scraper_peer
 from .environment import namespace_of, options_in
 from .errors import PROJECT
 from .namespace import StoreRecord
-from .postgres import PORT, PRIVATE_RANGES, PostgresSpec
+from .pgroles import login_name, role_name
+from .postgres import PORT, PRIVATE_RANGES, PostgresSpec, binding
 from .settings import PostgresConfig
 from .settings.cloudnativepg import archiving
 
@@ -38,22 +39,14 @@ IMPORT_SOURCE = "statefulset"  # the externalClusters entry a migration imports 
 RECOVERY_SOURCE = "archive"
 
 
-@dataclass(frozen=True)
-class Client:
-    """One client with its own login: the key (ApiService instance name) and its Postgres role."""
-
-    key: str
-    role: str
-
-
 # The names this mode gives its objects, by role: ``<instance>-<suffix>``.
-RW, APP, ACCOUNT, ARCHIVE, BACKUP, POLICY = "rw", "app", "cnpg", "archive", "backup", "cnpg"
+RW, APP, ACCOUNT, ARCHIVE, BACKUP, POLICY, CREDENTIALS = "rw", "app", "cnpg", "archive", "backup", "cnpg", "cnpg"
 
 
 def named(store: Store, suffix: str) -> str:
     """``rw``: the read-write Service (always the primary, whichever instance that is after a failover);
     ``app``: the operator's Secret of the database owner; ``cnpg``: the instances' ServiceAccount and ingress
-    policy; ``archive``: the ObjectStore; ``backup``: the ScheduledBackup."""
+    policy, the prefix of the clients' credentials; ``archive``: the ObjectStore; ``backup``: the ScheduledBackup."""
     return f"{store.app}-{suffix}"
 
 
@@ -83,31 +76,37 @@ def six_field_cron(schedule: str) -> str:
     return " ".join(["0", *fields])
 
 
-def clients(keys: list[str]) -> list[Client]:
-    """The clients given by name get their own role; Postgres folds unquoted names to lower case, '-' is not allowed."""
-    return [Client(key, key.replace("-", "_")) for key in keys]
+def login_secret_name(store: Store, login: Login) -> str:
+    """The basic-auth Secret the operator reads one login generation's password from."""
+    return f"{binding_name(credentials_store(store), login.client, login.generation)}-login"
 
 
-def role_spec(client: Client, secret: pulumi.Input[str], owner: str) -> Manifest:
-    """A declarative role the operator keeps in sync: it logs in, and inherits the owner's privileges."""
-    return {
-        "name": client.role, "ensure": "present", "login": True, "inherit": True, "inRoles": [owner],
-        "passwordSecret": {"name": secret}, "comment": f"client {client.key} (platform)",
-    }
+def credentials_store(store: Store) -> Store:
+    """Names the Cluster's credentials take (``<instance>-cnpg-<client>-g<n>``): apart from a migrating
+    StatefulSet's, so both sets exist side by side until the cutover."""
+    return replace(store, app=named(store, CREDENTIALS))
 
 
-def binding_data(args: PostgresSpec, client: Client, password: pulumi.Output[str]) -> Mapping[str, pulumi.Input[str]]:
-    """One client's binding Secret (servicebinding.io keys, plus jdbc-url and database)."""
+def managed_roles(args: PostgresSpec) -> list[Manifest]:
+    """spec.managed.roles: per client key a NOLOGIN group role (a member of the database owner) and a login role
+    per live generation in it. The previous generation keeps its login until the next rotation (the program
+    cannot see the client's acknowledgement at preview); the one before it is dropped (ensure: absent)."""
     s, store = args.settings, args.store
-    where = f"{named(store, RW)}.{store.namespace}.svc:{PORT}/{s.database}"
-    data: dict[str, pulumi.Input[str]] = {
-        "type": "postgresql", "provider": "cloudnativepg", "host": named(store, RW), "port": str(PORT),
-        "username": client.role, "password": password, "database": s.database,
-        "uri": pulumi.Output.concat("postgresql://", client.role, ":", password, "@", where),
-        "jdbc-url": f"jdbc:postgresql://{where}?user={client.role}",
-    }
-    assert set(BINDING_KEYS) <= set(data)
-    return data
+    roles: list[Manifest] = []
+    for key in store.client_keys:
+        group = role_name(key)
+        roles.append({"name": group, "ensure": "present", "login": False, "inherit": True, "inRoles": [s.user],
+                      "comment": f"platform: client {key}"})
+        generation = s.rotations.get(key, 1)
+        for login in datastore.logins(store, {key: generation}):
+            roles.append({
+                "name": login_name(login), "ensure": "present", "login": True, "inherit": True, "inRoles": [group],
+                "passwordSecret": {"name": login_secret_name(store, login)},
+                "comment": f"platform: client {key} generation {login.generation}",
+            })
+        if generation > 2:  # the generation before the previous one: its validity window ended with this rotation
+            roles.append({"name": login_name(Login(key, generation - 2, False)), "ensure": "absent"})
+    return roles
 
 
 def pod_metadata(store: Store) -> Manifest:
@@ -144,9 +143,7 @@ def bootstrap(args: PostgresSpec, old_secret: pulumi.Input[str] | None) -> tuple
     return {"initdb": initdb}, []
 
 
-def cluster_spec(
-    args: PostgresSpec, roles: list[Manifest], old_secret: pulumi.Input[str] | None = None
-) -> Manifest:
+def cluster_spec(args: PostgresSpec, old_secret: pulumi.Input[str] | None = None) -> Manifest:
     s, store = args.settings, args.store
     c = s.cloudnativepg
     postgresql: dict[str, Any] = {"parameters": {"max_connections": str(s.max_connections), **c.parameters}}
@@ -189,7 +186,7 @@ def cluster_spec(
         spec["plugins"] = [{"name": PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": named(store, ARCHIVE)}}]
     if external:
         spec["externalClusters"] = external
-    if roles:
+    if roles := managed_roles(args):
         spec["managed"] = {"roles": roles}
     return spec
 
@@ -291,6 +288,8 @@ def names(args: PostgresSpec) -> list[tuple[str, str]]:
         *((("PodDisruptionBudget", store.app), ("PodDisruptionBudget", f"{store.app}-primary")) if c.instances > 1 else ()),
         *(("PersistentVolumeClaim", f"{store.app}-{i}") for i in range(1, c.instances + 1)),
     ]
+    result += datastore.credential_names(credentials_store(store), s.rotations)
+    result += [("Secret", login_secret_name(store, login)) for login in datastore.logins(store, s.rotations)]
     if archiving(s):
         result += [("ObjectStore", named(store, ARCHIVE)), ("ScheduledBackup", named(store, BACKUP))]
     if c.recovery is not None:
@@ -338,8 +337,8 @@ class ClusterParts:
     """The Cluster of one Postgres instance and what it needs, registered as children of ``parent``."""
 
     def __init__(
-        self, parent: pulumi.ComponentResource, name: str, args: PostgresSpec, client_keys: list[str],
-        client_pods: list[Mapping[str, str]], operator: pulumi.Resource | None, old: tuple[str, Mapping[str, str]] | None,
+        self, parent: Any, name: str, args: PostgresSpec, client_pods: list[Mapping[str, str]],
+        operator: pulumi.Resource | None, old: tuple[str, Mapping[str, str]] | None,
     ):
         s, store = args.settings, args.store
         c = s.cloudnativepg
@@ -352,28 +351,21 @@ class ClusterParts:
             f"{name}-cnpg-account", metadata=store.metadata(named(store, ACCOUNT)), automount_service_account_token=True,
             opts=plain,
         )
-        roles: list[Manifest] = []
-        self.credentials: dict[str, Credentials] = {}
-        for client in clients(client_keys):
-            generated = random.RandomPassword(
-                f"{name}-{client.key}-password", length=32, special=False,
-                opts=pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(ignore_changes=["length", "special"])),
-            )
-            password: pulumi.Output[str] = pulumi.Output.secret(generated.result)
-            # The operator reads the role's password from a basic-auth Secret (cnpg.io/reload: it follows changes).
-            login = k8s.core.v1.Secret(
-                f"{name}-{client.key}-login",
-                metadata={**store.metadata(None), "labels": {**store.labels(), "cnpg.io/reload": "true"}},
-                type="kubernetes.io/basic-auth", string_data={"username": client.role, "password": password}, opts=data,
-            )
-            roles.append(role_spec(client, login.metadata.apply(lambda m: m["name"]), s.user))
-            binding = k8s.core.v1.Secret(
-                f"{name}-{client.key}-binding", metadata=store.metadata(None), type="servicebinding.io/postgresql",
-                string_data=binding_data(args, client, password), opts=data,
-            )
-            self.credentials[client.key] = Credentials(
-                client=client.key, user=client.role, secret=binding.metadata.apply(lambda m: m["name"]),
-            )
+        # The same contract as the statefulset's (postgres.rotations, binding Secrets, acknowledgements), at -rw.
+        passwords, self.credentials = parent._credentials(
+            s.rotations, lambda login, password: binding(args, login, password, host=named(store, RW)),
+            suffix=f"-{CREDENTIALS}",
+        )
+        logins = []
+        for login, password in passwords.items():
+            # The operator reads a role's password from a basic-auth Secret (cnpg.io/reload: it follows changes).
+            logins.append(k8s.core.v1.Secret(
+                f"{name}-{CREDENTIALS}-{login.client}-g{login.generation}-login",
+                metadata={**store.metadata(login_secret_name(store, login)),
+                          "labels": {**store.labels(), "cnpg.io/reload": "true"}},
+                type="kubernetes.io/basic-auth", string_data={"username": login_name(login), "password": password},
+                opts=plain,
+            ))
 
         cluster_opts = pulumi.ResourceOptions.merge(
             data, pulumi.ResourceOptions(depends_on=[service_account, *([operator] if operator else [])])
@@ -402,8 +394,8 @@ class ClusterParts:
         )
         self.cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster", api_version=CLUSTER_API, kind="Cluster", metadata=store.metadata(store.app),
-            spec=cluster_spec(args, roles, old[0] if old else None),
-            opts=pulumi.ResourceOptions.merge(cluster_opts, pulumi.ResourceOptions(depends_on=archive)),
+            spec=cluster_spec(args, old[0] if old else None),
+            opts=pulumi.ResourceOptions.merge(cluster_opts, pulumi.ResourceOptions(depends_on=[*archive, *logins])),
         )
         if archiving(s):
             k8s.apiextensions.CustomResource(
@@ -440,7 +432,6 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
     s, store = spec.settings, spec.store
     c = s.cloudnativepg
     where = namespace_of(args.environment, "PostgresArgs.environment")
-    client_keys = [client for client in args.clients if isinstance(client, str)]
     problems = []
     if c.recovery is not None and c.recovery.source_cluster == name and c.recovery.source_prefix is None:
         problems.append(
@@ -461,13 +452,14 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
         pulumi.ComponentResource.__init__(
             component, "platform:index:Postgres", name, None, options_in(args.environment, opts, data=True)
         )
+        component._children(name, store)
     for warning in s.warnings(where.profile):
         pulumi.log.warn(warning, resource=component)
-    parts = ClusterParts(component, name, spec, client_keys, list(store.clients), args.operator, old)
+    parts = ClusterParts(component, name, spec, list(store.clients), args.operator, old)
+    # As the statefulset's: no user, no password (the owner's -app Secret is the operator's), a login per client.
     cluster_connection = PostgresConnection(
-        instance=name, namespace=store.namespace, host=named(store, RW), port=PORT, database=s.database, user=s.user,
-        password=SecretKeyRef(name=named(store, APP), key=PASSWORD_KEY), pod_labels=instance_labels(store),
-        clients=store.clients, ready=[parts.cluster], credentials=parts.credentials,
+        instance=name, namespace=store.namespace, host=named(store, RW), port=PORT, database=s.database,
+        pod_labels=instance_labels(store), clients=store.clients, ready=[parts.cluster], credentials=parts.credentials,
     )
     component.cluster = parts.cluster
     cut_over = c.migration is None or c.migration.cutover

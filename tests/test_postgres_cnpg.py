@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +100,13 @@ def test_production_cluster_fails_over_across_nodes_and_zones(production: Run) -
     assert not production.of_kind("StatefulSet") or all("postgres" not in r.name for r in production.of_kind("StatefulSet"))
 
 
-def test_production_cluster_and_its_secrets_are_protected(production: Run) -> None:
-    for resource in (cluster(production), production.one("Secret", "postgres-api-login"),
-                     production.one("Secret", "postgres-api-binding"), production.one("RandomPassword", "postgres-api-password")):
-        assert resource.protect and resource.retain_on_delete, resource.name
-    assert not production.one("NetworkPolicy", "postgres-cnpg-policy").protect
+def test_production_cluster_is_protected_its_credentials_replaceable_as_the_statefulset_s(production: Run) -> None:
+    assert cluster(production).protect and cluster(production).retain_on_delete
+    # As in mode statefulset: a rotation replaces these, so they are never protected.
+    for resource in (production.one("Secret", "postgres-cnpg-api-g1-login"), production.one("Secret", "postgres-cnpg-api-binding"),
+                     production.one("RandomPassword", "postgres-cnpg-api-g1-password"),
+                     production.one("NetworkPolicy", "postgres-cnpg-policy")):
+        assert not resource.protect, resource.name
 
 
 def test_wal_archive_goes_to_its_own_prefix_with_the_backup_credential(production: Run) -> None:
@@ -158,12 +161,32 @@ def test_staging_and_dev_defaults(runs: dict[str, Run]) -> None:
 # ---------------------------------------------------------------- the same connection
 
 
-def test_the_api_connects_to_the_primary_with_the_operator_s_secret(production: Run) -> None:
+def test_the_api_connects_to_the_primary_with_its_own_login(production: Run) -> None:
     env = env_of(production)
     assert db_host(production) == "postgres-rw"
-    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "postgres-app", "key": "password"}
+    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "postgres-cnpg-api-g1", "key": "password"}
+    assert env["DB_USER"]["valueFrom"]["secretKeyRef"] == {"name": "postgres-cnpg-api-g1", "key": "username"}
     egress = production.one("NetworkPolicy", "api-allow-egress").spec["egress"]
     assert {"to": [{"podSelector": {"matchLabels": INSTANCE}}], "ports": [{"protocol": "TCP", "port": 5432}]} in egress
+
+
+def _without(value: Any, *pairs: tuple[str, str]) -> Any:
+    text = json.dumps(value, sort_keys=True)
+    for a, b in pairs:
+        text = text.replace(a, b)
+    return json.loads(text)
+
+
+def test_the_api_service_is_the_same_in_both_modes_but_the_host_and_binding_names(
+    runs: dict[str, Run], production: Run
+) -> None:
+    today = runs["production"]
+    for kind, name in (("Deployment", "api-deployment"), ("ConfigMap", "api-config")):
+        statefulset, cnpg_mode = today.one(kind, name).inputs, production.one(kind, name).inputs
+        assert statefulset != cnpg_mode  # the host and Secret names do differ ...
+        # ... and nothing else does.
+        assert _without(cnpg_mode, ('"postgres-cnpg-api-g1"', '"postgres-api-g1"'), ("postgres-rw", "postgres")) == statefulset
+    assert production.one("ConfigMap", "api-postgres-ack").metadata["name"] == "postgres-cnpg-api-ack"
 
 
 def test_instances_admit_clients_each_other_the_operator_and_prometheus(production: Run) -> None:
@@ -182,18 +205,55 @@ def test_instances_admit_clients_each_other_the_operator_and_prometheus(producti
     assert {"to": [{"ipBlock": {"cidr": "127.0.0.1/32"}}], "ports": [{"protocol": "TCP", "port": 6443}]} in egress["egress"]
 
 
-def test_each_client_gets_a_declarative_role_and_a_binding_secret(production: Run) -> None:
-    (role,) = cluster(production).spec["managed"]["roles"]
-    login = production.one("Secret", "postgres-api-login")
-    assert role["name"] == "api" and role["login"] is True and role["inRoles"] == ["app"]
-    assert role["passwordSecret"] == {"name": login.metadata.get("name", "postgres-api-login-a1b2c3d4")}
+def test_each_client_gets_a_group_role_a_login_per_generation_and_a_binding_secret(production: Run) -> None:
+    group, login_role = cluster(production).spec["managed"]["roles"]
+    assert group == {"name": "api", "ensure": "present", "login": False, "inherit": True, "inRoles": ["app"],
+                     "comment": "platform: client api"}
+    login = production.one("Secret", "postgres-cnpg-api-g1-login")
+    assert login_role["name"] == "api_g1" and login_role["login"] is True and login_role["inRoles"] == ["api"]
+    assert login_role["passwordSecret"] == {"name": "postgres-cnpg-api-g1-login"} == {"name": login.metadata["name"]}
     assert login.inputs["type"] == "kubernetes.io/basic-auth" and login.metadata["labels"]["cnpg.io/reload"] == "true"
-    binding = production.one("Secret", "postgres-api-binding")
+    assert login.inputs["stringData"]["username"] == "api_g1"
+    binding = production.one("Secret", "postgres-cnpg-api-binding")
+    assert binding.metadata["name"] == "postgres-cnpg-api-g1" and binding.inputs["immutable"] is True
     data = binding.inputs["stringData"]
-    assert set(BINDING_KEYS) | {"jdbc-url", "database"} == set(data)
-    assert (data["host"], data["username"], data["type"]) == ("postgres-rw", "api", "postgresql")
-    assert data["password"] == f"{MOCK_PASSWORD_PREFIX}postgres-api-password"
-    assert {"stringData.password", "stringData.uri"} <= binding.secret_inputs or "stringData" in binding.secret_inputs
+    statefulset_keys = {"type", "provider", "host", "port", "database", "username", "password", "uri", "jdbc-url", "dsn"}
+    assert set(BINDING_KEYS) <= statefulset_keys == set(data)
+    assert (data["host"], data["username"], data["type"]) == ("postgres-rw", "api_g1", "postgresql")
+    assert data["jdbc-url"] == "jdbc:postgresql://postgres-rw:5432/myapp"
+    assert data["password"] == login.inputs["stringData"]["password"] == f"{MOCK_PASSWORD_PREFIX}postgres-cnpg-api-g1-password"
+    # The operator's exporter and barman: no login of the platform's.
+    assert not [r for r in production.resources if r.name.startswith(("postgres-metrics-", "postgres-backup-g"))]
+
+
+def _roles(run: Run) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in cluster(run).spec["managed"]["roles"]}
+
+
+def test_rotation_keeps_the_previous_login_until_the_next_and_then_drops_it() -> None:
+    second = run_ok("production", cnpg(rotations={"api": 2}))
+    roles = _roles(second)
+    assert set(roles) == {"api", "api_g1", "api_g2"}
+    assert roles["api_g1"]["login"] is True and roles["api_g1"]["ensure"] == "present"  # clients still rolling
+    assert {r.metadata["name"] for r in second.of_kind("Secret") if r.name.endswith("-login")} == {
+        "postgres-cnpg-api-g1-login", "postgres-cnpg-api-g2-login"}
+    assert second.one("Secret", "postgres-cnpg-api-binding").metadata["name"] == "postgres-cnpg-api-g2"
+    assert env_of(second)["DB_USER"]["valueFrom"]["secretKeyRef"]["name"] == "postgres-cnpg-api-g2"
+    third = run_ok("production", cnpg(rotations={"api": 3}))
+    roles = _roles(third)
+    assert roles["api_g1"] == {"name": "api_g1", "ensure": "absent"}  # its window ended with this rotation
+    assert roles["api_g2"]["ensure"] == "present" and roles["api_g3"]["ensure"] == "present"
+    assert {r.metadata["name"] for r in third.of_kind("Secret") if r.name.endswith("-login")} == {
+        "postgres-cnpg-api-g2-login", "postgres-cnpg-api-g3-login"}
+
+
+@pytest.mark.parametrize(("clients_key", "message"), [
+    ({"rotations": {"metrics": 2}}, "postgres.rotations.metrics: not a client of 'postgres'; allowed: api"),
+    ({"rotations": {"web": 2}}, "postgres.rotations.web: not a client of 'postgres'"),
+])
+def test_rotations_name_only_clients_in_this_mode(clients_key: dict[str, Any], message: str) -> None:
+    run = run_program("production", cnpg(**clients_key))
+    assert isinstance(run.error, ConfigError) and message in str(run.error), run.error
 
 
 def test_pod_monitor_and_alert_rules_follow_the_cluster(production: Run) -> None:
