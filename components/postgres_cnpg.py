@@ -117,6 +117,14 @@ def pod_metadata(store: Store) -> Manifest:
                                                                       "app.kubernetes.io/managed-by")}}
 
 
+def import_login(args: PostgresSpec) -> Login:
+    """The statefulset's login a migration's import reads with: its superuser logs in over the pod's socket only,
+    so the backup's (pg_read_all_data) or, without backups, the first client's (the database's owner)."""
+    s = args.settings
+    key = "backup" if s.backup.enabled else args.store.client_keys[0]
+    return Login(key, s.rotations.get(key, 1), True)
+
+
 def bootstrap(args: PostgresSpec, old_secret: pulumi.Input[str] | None) -> tuple[Manifest, list[Manifest]]:
     """(spec.bootstrap, spec.externalClusters): an empty database, an import of the statefulset's, or a recovery.
     The operator reads it once, when it creates the Cluster: once the statefulset is removed it is plain initdb."""
@@ -131,12 +139,13 @@ def bootstrap(args: PostgresSpec, old_secret: pulumi.Input[str] | None) -> tuple
             recovery["recoveryTarget"] = {"targetTime": c.recovery.target_time}
         return {"recovery": recovery}, [source]
     if c.migration is not None and old_secret is not None:
-        # A logical import (pg_dump | pg_restore by the operator's import job) of the one database, owned by the user.
+        # A logical import (pg_dump | pg_restore by the operator's import job) of the one database, owned by the user;
+        # old_secret: the binding Secret of the import's login (import_login).
         initdb["import"] = {"type": "microservice", "databases": [s.database], "source": {"externalCluster": IMPORT_SOURCE}}
         source = {
             "name": IMPORT_SOURCE,
-            "connectionParameters": {"host": store.app, "port": str(PORT), "user": s.user, "dbname": s.database,
-                                     "sslmode": "disable"},
+            "connectionParameters": {"host": store.app, "port": str(PORT), "user": login_name(import_login(args)),
+                                     "dbname": s.database, "sslmode": "disable"},
             "password": {"name": old_secret, "key": PASSWORD_KEY},
         }
         return {"initdb": initdb}, [source]
@@ -438,6 +447,9 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
             f"{PROJECT}:postgres.cloudnativepg.recovery.sourcePrefix: the Cluster {name!r} would archive into the "
             "archive it recovers from; recover from another prefix (the old one), and keep the new archive apart"
         )
+    if c.migration is not None and not s.backup.enabled and not store.client_keys:
+        problems.append(f"{PROJECT}:postgres.cloudnativepg.migration: the import reads the old database with the backup's "
+                        "or a client's login (its superuser has none over TCP); enable postgres.backup or name a client")
     if args.operator is not None and not isinstance(args.operator, pulumi.Resource):
         problems.append("PostgresArgs.operator: must be the operator's component (a pulumi.Resource) or None")
     raise_if(problems)
@@ -445,7 +457,8 @@ def build(component: Any, name: str, args: Any, spec: PostgresSpec, opts: pulumi
     if s.stateful_set:  # a migration: the old objects exactly as before, the import job let in
         component._stateful_set(name, args, spec, opts, extra_clients=[job_labels(store, "import")])
         where.claim(f"Postgres {name!r} (its Cluster)", names(spec))
-        old = (component.secret_name, store.identity)
+        login = import_login(spec)
+        old = (binding_name(store, login.client, login.generation), store.identity)
     else:
         where.claim(f"Postgres {name!r}", names(spec), s.footprint())
         where.register_store(name, StoreRecord(kind=store.component, pod_labels=instance_labels(store), clients=store.clients))

@@ -103,7 +103,8 @@ def test_production_cluster_fails_over_across_nodes_and_zones(production: Run) -
 def test_production_cluster_is_protected_its_credentials_replaceable_as_the_statefulset_s(production: Run) -> None:
     assert cluster(production).protect and cluster(production).retain_on_delete
     # As in mode statefulset: a rotation replaces these, so they are never protected.
-    for resource in (production.one("Secret", "postgres-cnpg-api-g1-login"), production.one("Secret", "postgres-cnpg-api-binding"),
+    for resource in (production.one("Secret", "postgres-cnpg-api-g1-login"),
+                     production.one("Secret", "postgres-cnpg-api-binding"),
                      production.one("RandomPassword", "postgres-cnpg-api-g1-password"),
                      production.one("NetworkPolicy", "postgres-cnpg-policy")):
         assert not resource.protect, resource.name
@@ -333,7 +334,13 @@ def test_migration_imports_beside_the_unchanged_statefulset(runs: dict[str, Run]
         "type": "microservice", "databases": ["myapp"], "source": {"externalCluster": "statefulset"}}
     (source,) = spec["externalClusters"]
     assert source["connectionParameters"]["host"] == "postgres"
-    assert source["password"] == {"name": "postgres-secret-a1b2c3d4", "key": "password"}
+    # The superuser has no TCP login (#22): the import reads as the backup's login, from its binding Secret.
+    assert source["connectionParameters"]["user"] == "backup_g1"
+    assert source["password"] == {"name": "postgres-backup-g1", "key": "password"}
+    # Both credential sets exist until the cutover, apart; the clients keep the statefulset's.
+    assert run.one("Secret", "postgres-api-binding").metadata["name"] == "postgres-api-g1"
+    assert run.one("Secret", "postgres-cnpg-api-binding").metadata["name"] == "postgres-cnpg-api-g1"
+    assert env_of(run)["DB_USER"]["valueFrom"]["secretKeyRef"]["name"] == "postgres-api-g1"
     # The import job may leave the Cluster's pods and enter the old one's.
     old_policy = run.one("NetworkPolicy", "postgres-policy").spec["ingress"][0]["from"]
     assert {"podSelector": {"matchLabels": {"cnpg.io/cluster": "postgres", "cnpg.io/jobRole": "import"}}} in old_policy
@@ -348,6 +355,7 @@ def test_cutover_then_removal_as_a_step_of_its_own() -> None:
     both = {"postgresModes": {"postgres": ["statefulset", "cloudnativepg"]}}
     cutover = run_ok("production", cnpg({"migration": {"cutover": True}}), both)
     assert db_host(cutover) == "postgres-rw"
+    assert env_of(cutover)["DB_USER"]["valueFrom"]["secretKeyRef"]["name"] == "postgres-cnpg-api-g1"
     assert cutover.one("StatefulSet", "postgres-statefulset")
     # Dropping the migration block would delete the statefulset by surprise: refused.
     run = run_program("production", CLOUDNATIVEPG, last_outputs=both)
