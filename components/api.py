@@ -611,7 +611,8 @@ class ApiService(pulumi.ComponentResource):
         for store, credentials in bindings(spec):
             if credentials.acknowledge:
                 k8s.core.v1.ConfigMap(
-                    f"{name}-{store}-ack", metadata=meta(credentials.acknowledge),
+                    # "/" is in no instance name: no other (service, store) pair makes this resource name
+                    f"{name}/{store}-ack", metadata=meta(credentials.acknowledge),
                     data={"generation": str(credentials.generation)},
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
                 )

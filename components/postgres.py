@@ -27,6 +27,7 @@ from .pgroles import (
     ACKS_DIR,
     LOGINS_DIR,
     RESERVED_ROLES,
+    UPGRADE_ROLE,
     ack_file,
     hba_conf,
     ident_conf,
@@ -167,8 +168,9 @@ def client_problems(args: PostgresSpec) -> list[str]:
     s, problems = args.settings, []
     for i, key in enumerate(args.store.client_keys):
         role = role_name(key)
-        if role in RESERVED_ROLES or role.startswith("pg_"):
-            problems.append(f"PostgresArgs.clients[{i}]: role {role!r} is reserved by Postgres; name the client otherwise")
+        if role in RESERVED_ROLES or role == UPGRADE_ROLE or role.startswith("pg_"):
+            owner = "this component's upgrade" if role == UPGRADE_ROLE else "Postgres"
+            problems.append(f"PostgresArgs.clients[{i}]: role {role!r} is reserved by {owner}; name the client otherwise")
         elif role == s.user:
             problems.append(
                 f"PostgresArgs.clients[{i}]: {key!r} is the superuser's name (postgres.user), which only the server uses; "

@@ -317,13 +317,14 @@ class Redis(DataStore):
     """
 
     connection: RedisConnection
+    BINDING_TYPE = "redis"
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         spec = resolve(name, args)
         rd, s = spec.store, spec.settings
         names = datastore.store_names(rd, s.metrics.enabled, s.persistence.enabled)
         names.append(("Secret", acl_secret_name(name)))
-        names += [("Secret", datastore.binding_name(rd, u.key, u.generation)) for u in spec.users]
+        names += datastore.credential_names(rd, s.rotations)  # binding Secrets and acknowledgement ConfigMaps
         super().__init__("platform:index:Redis", name, rd, args.environment, opts, names=names, footprint=s.footprint())
         # Auto-named: a changed redis.conf or script gets a new name, which rolls the pod.
         config = k8s.core.v1.ConfigMap(
@@ -421,8 +422,8 @@ class Redis(DataStore):
         if user.prefix:
             data["key-prefix"] = user.prefix
         k8s.core.v1.Secret(
-            f"{self._name}-{user.key}-g{user.generation}", metadata=rd.metadata(name), type="Opaque",
-            immutable=True, string_data=data, opts=self._plain,
+            f"{self._name}-{user.key}-g{user.generation}", metadata=rd.metadata(name),
+            type=f"servicebinding.io/{self.BINDING_TYPE}", immutable=True, string_data=data, opts=self._plain,
         )
         return Credentials(
             client=user.key, user=user.key, secret=name, generation=user.generation,

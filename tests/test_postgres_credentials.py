@@ -15,7 +15,7 @@ from components.connections import BINDING_KEYS
 from components.errors import ConfigError
 from components.namespace import NamespaceRef
 from components.pgroles import hba_conf
-from components.postgres import PostgresArgs, resolve
+from components.postgres import Postgres, PostgresArgs, resolve
 from environments import load_config
 from tests.harness import MOCK_PASSWORD_PREFIX, Registered, Run, run_program
 from tests.test_postgres import container, env, mounts, pod
@@ -144,6 +144,7 @@ def args(clients: list[Any], rotations: dict[str, int] | None = None) -> Postgre
     (["app"], None, "PostgresArgs.clients[0]: 'app' is the superuser's name (postgres.user)"),
     (["api-g2"], None, "PostgresArgs.clients[0]: client key 'api-g2' ends like a credential generation"),
     (["public"], None, "PostgresArgs.clients[0]: role 'public' is reserved by Postgres"),
+    (["platform-upgrade"], None, "PostgresArgs.clients[0]: role 'platform_upgrade' is reserved"),  # the upgrade's own role
     (["api", {"app.kubernetes.io/name": "api", "team": "x"}], None,
      "PostgresArgs.clients[1]: client key 'api' is also clients[0]'s"),
 ])
@@ -162,3 +163,21 @@ def test_rotation_generations_start_at_one() -> None:
     with pytest.raises(ConfigError) as raised:
         load_config("dev", {"postgres": {"rotations": {"api": 0}}})
     assert "postgres.rotations.api" in str(raised.value)
+
+
+def test_acknowledgements_of_two_kinds_of_store_cannot_share_a_name() -> None:
+    """Postgres 'a' with client 'b-c' and Redis 'a-b' with client 'c' would both read ConfigMap a-b-c-ack."""
+    from components.redis import Redis, RedisArgs
+    from tools.engine import run_function
+
+    config = load_config("staging", {})
+
+    def program() -> None:
+        where = NamespaceRef(name="shop", environment="staging")
+        Postgres("a", PostgresArgs(environment=where, settings=config.postgres, clients=["b-c"]))
+        Redis("a-b", RedisArgs(environment=where, settings=config.redis, clients=["c"]))
+
+    run = run_function("staging", program)
+    assert isinstance(run.error, ConfigError), run.error
+    assert any("a-b-c-ack" in p and "Postgres 'a'" in p for p in run.error.problems), run.error.problems
+    assert not [r for r in run.resources if r.type == "platform:index:Redis"]

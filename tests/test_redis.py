@@ -336,6 +336,7 @@ def test_each_client_gets_its_credentials_in_the_connection() -> None:
     assert rules["billing"].endswith(" ~* &* +@all -@dangerous +info")
     assert run.one("Secret", "redis-orders-g1").inputs["stringData"]["key-prefix"] == "orders:"
     assert "key-prefix" not in run.one("Secret", "redis-billing-g1").inputs["stringData"]
+    assert run.one("Secret", "redis-orders-g1").inputs["type"] == "servicebinding.io/redis"
 
 
 def test_a_rotation_adds_a_password_rolls_the_client_and_leaves_the_store_running() -> None:

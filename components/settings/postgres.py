@@ -156,7 +156,7 @@ class PostgresConfig(Group):
     """The roles container: creates each client's, the exporter's and the backup's login roles, on every change."""
     rotations: dict[DnsLabel, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     """Credential generation per client key (an ApiService name), or metrics (the exporter) or backup (the backup
-    job); unset: 1. Raise one to rotate that login without downtime (README, Credentials); never lower it."""
+    job); unset: 1. Raise one by one per `up` to rotate that login without downtime (README, Credentials); never lower it."""
 
     @classmethod
     def defaults(cls, env: EnvironmentProfile) -> dict[str, Any]:

@@ -70,7 +70,7 @@ class RedisConfig(Group):
     """The users-file sidecar (same image as the server)."""
     rotations: dict[str, Generation] = Field(default_factory=dict)
     """Credential generation per client key (its ApiService name, or metrics for the exporter); unset: 1.
-    Raising one rotates that client's password without downtime."""
+    Raising one (by one per `up`) rotates that client's password without downtime."""
     key_prefixes: dict[str, str] = Field(default_factory=dict)
     """Per client key, the only keys and Pub/Sub channels its user may touch (orders: gives ~orders:*); unset: all keys."""
 

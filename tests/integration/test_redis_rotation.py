@@ -38,7 +38,7 @@ def test_a_rotation_updates_users_in_place_and_keeps_the_store_running(workspace
         # The users' Secret is replaced (its name is fixed: delete, then create); the password of
         # generation 1 stays (the previous generation, until acknowledged), nothing of the store goes. The
         # ApiService's acknowledgement (a ConfigMap, written after its rollout) gets the new generation.
-        assert deleted == {"redis-api-g1": "delete", "redis-acl": "replace", "api-redis-ack": "replace"}, steps
+        assert deleted == {"redis-api-g1": "delete", "redis-acl": "replace", "api/redis-ack": "replace"}, steps
         touched = {urn.rsplit("::", 1)[1] for urn in steps if urn_type(urn) in DATA_BEARING_TYPES}
         assert touched == {"redis-api-g1", "redis-api-g2", "redis-acl", "redis-api-password-3"}, steps
 

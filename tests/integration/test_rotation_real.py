@@ -56,7 +56,7 @@ def test_rotations_roll_the_client_and_never_touch_the_server(workspace: Workspa
         for kept in ("postgres-statefulset", "postgres-secret", "postgres-password"):
             assert kept not in planned or not set(planned[kept].split(",")) & DESTRUCTIVE_OPS, planned
         # The provider replaces a ConfigMap or Secret whose data changes (the acknowledgement, the logins).
-        assert planned["api-deployment"] == "update" and "api-postgres-ack" in planned, planned
+        assert planned["api-deployment"] == "update" and "api/postgres-ack" in planned, planned
         assert f"postgres-api-g{generation}-password" in planned, planned
         started = time.monotonic()
         workspace.pulumi("up", "--yes", "--skip-preview", stack=STACK, timeout=1500)
