@@ -187,7 +187,7 @@ def test_the_api_service_is_the_same_in_both_modes_but_the_host_and_binding_name
         assert statefulset != cnpg_mode  # the host and Secret names do differ ...
         # ... and nothing else does.
         assert _without(cnpg_mode, ('"postgres-cnpg-api-g1"', '"postgres-api-g1"'), ("postgres-rw", "postgres")) == statefulset
-    assert production.one("ConfigMap", "api-postgres-ack").metadata["name"] == "postgres-cnpg-api-ack"
+    assert production.one("ConfigMap", "api/postgres-ack").metadata["name"] == "postgres-cnpg-api-ack"
 
 
 def test_instances_admit_clients_each_other_the_operator_and_prometheus(production: Run) -> None:
