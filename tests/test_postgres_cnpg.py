@@ -444,3 +444,12 @@ def test_dev_installs_the_operator_from_the_release_urls_by_default() -> None:
         "https://github.com/cloudnative-pg/cloudnative-pg/releases/download/v1.30.1/cnpg-1.30.1.yaml",
         "https://github.com/cloudnative-pg/plugin-barman-cloud/releases/download/v0.15.0/manifest.yaml",
     }
+
+
+def test_without_backups_the_migration_imports_as_the_first_client_s_current_login() -> None:
+    config = cnpg({"migration": {}}, rotations={"api": 2})
+    config["postgres"]["backup"] = {"enabled": False}
+    run = run_ok("dev", config, {"postgresModes": {"postgres": ["statefulset"]}})
+    (source,) = cluster(run).spec["externalClusters"]
+    assert source["connectionParameters"]["user"] == "api_g2"
+    assert source["password"] == {"name": "postgres-api-g2", "key": "password"}
