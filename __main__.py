@@ -4,15 +4,21 @@ import pulumi
 
 from components.api import ApiService, ApiServiceArgs
 from components.cluster import kubernetes_provider
+from components.cnpg_operator import CloudNativePGOperator, CloudNativePGOperatorArgs
 from components.environment import Environment, EnvironmentArgs
+from components.history import POSTGRES_MODES, last_outputs, postgres_deployed
 from components.ingress import Ingress, IngressArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.postgres import Postgres, PostgresArgs
+from components.postgres_cnpg import check_switch
 from components.redis import Redis, RedisArgs
 from environments import from_pulumi
 
 # Every config problem is reported here, at once, before a single resource is registered.
 config = from_pulumi()
+# So is a Postgres mode switch that would delete the database, judged by what the stack's last update deployed.
+deployed = postgres_deployed(last_outputs(), "postgres")
+check_switch("postgres", config.postgres, deployed)
 
 # The namespace; every component below deploys into it with its provider, is deleted with it where
 # the environment says so, and claims its names and quota there before it registers anything.
@@ -27,10 +33,17 @@ environment = Environment(
 # Only the Prometheus pods there, by their labels: not Grafana, Alertmanager or a log shipper.
 scraper = None if config.monitoring.mode == "off" else config.monitoring.namespace
 prometheus = config.monitoring.prometheus_pod_labels
+# Mode cloudnativepg needs the operator: installed here, or the cluster's (its CRDs checked).
+operator = None
+if config.postgres.mode == "cloudnativepg":
+    operator = CloudNativePGOperator(
+        "cnpg-operator", CloudNativePGOperatorArgs(environment=environment, settings=config.postgres.cloudnativepg.operator)
+    )
 postgres = Postgres(
     "postgres",
     PostgresArgs(environment=environment, settings=config.postgres, clients=["api"], monitoring_namespace=scraper,
-                 monitoring_pod_labels=prometheus),
+                 monitoring_pod_labels=prometheus, operator=operator,
+                 deployed=deployed),
 )
 redis = Redis(
     "redis",
@@ -62,6 +75,7 @@ pulumi.export("monitoring", monitoring.endpoints)  # Prometheus/Grafana URLs and
 # Secret outputs only: `pulumi stack output --show-secrets postgresPassword`.
 pulumi.export("postgresPassword", postgres.password)
 pulumi.export("redisPassword", redis.password)
+pulumi.export(POSTGRES_MODES, {"postgres": list(postgres.deployed)})
 
 pulumi.export("environment", config.environment)
 pulumi.export("namespace", environment.namespace)

@@ -9,6 +9,7 @@ and its footprint checked against the quota before it registers anything.
 
 from .api import ApiService, ApiServiceArgs, pod_identity
 from .cluster import kubernetes_provider
+from .cnpg_operator import CloudNativePGOperator, CloudNativePGOperatorArgs
 from .config import PlatformConfig, config_warnings, from_pulumi, load_config
 from .connections import (
     BINDING_KEYS,
@@ -22,6 +23,7 @@ from .connections import (
 from .datastore import DataStoreArgs
 from .environment import Environment, EnvironmentArgs
 from .errors import ConfigError
+from .history import last_outputs, postgres_deployed
 from .ingress import Ingress, IngressArgs
 from .labels import selector_labels
 from .monitoring import Monitoring, MonitoringArgs
@@ -36,6 +38,7 @@ from .settings import (
     ApiPersistence,
     Autoscaling,
     Backup,
+    CloudNativePG,
     ClusterConfig,
     Exporter,
     Footprint,
@@ -64,15 +67,14 @@ from .settings import (
 __version__ = "0.2.0"
 
 __all__ = [
-    "BINDING_KEYS", "ENVIRONMENTS", "GROUPS", "PROFILES",
-    "AlertReceiver", "ApiConfig", "ApiPersistence", "ApiService", "ApiServiceArgs", "Autoscaling", "Backup",
-    "ClusterConfig", "ConfigError", "Credentials", "DataStoreArgs", "Environment", "EnvironmentArgs", "EnvironmentProfile",
-    "Exporter",
-    "Footprint", "GatewayRef", "Image", "Ingress", "IngressArgs", "IngressConfig", "IngressController", "LimitRangeConfig",
-    "LoggingConfig", "MetricsTarget", "Monitoring", "MonitoringArgs", "MonitoringConfig", "MonitoringResources",
-    "NamespaceConfig", "NamespaceRef", "ObjectStore", "Persistence", "PlatformConfig", "Postgres", "PostgresArgs",
-    "PostgresConfig", "PostgresConnection", "Probe", "Probes", "Quota", "Redis", "RedisArgs", "RedisConfig",
-    "RedisConnection", "ResourceList", "Resources", "SecretKeyRef", "SecurityIds", "StoreConnection", "Tls",
-    "config_warnings", "environment_for", "from_pulumi", "kubernetes_provider", "load_config", "pod_identity",
-    "selector_labels",
+    "BINDING_KEYS", "ENVIRONMENTS", "GROUPS", "PROFILES", "AlertReceiver", "ApiConfig", "ApiPersistence",
+    "ApiService", "ApiServiceArgs", "Autoscaling", "Backup", "CloudNativePG", "CloudNativePGOperator",
+    "CloudNativePGOperatorArgs", "ClusterConfig", "ConfigError", "Credentials", "DataStoreArgs", "Environment",
+    "EnvironmentArgs", "EnvironmentProfile", "Exporter", "Footprint", "GatewayRef", "Image", "Ingress", "IngressArgs",
+    "IngressConfig", "IngressController", "LimitRangeConfig", "LoggingConfig", "MetricsTarget", "Monitoring",
+    "MonitoringArgs", "MonitoringConfig", "MonitoringResources", "NamespaceConfig", "NamespaceRef", "ObjectStore",
+    "Persistence", "PlatformConfig", "Postgres", "PostgresArgs", "PostgresConfig", "PostgresConnection", "Probe",
+    "Probes", "Quota", "Redis", "RedisArgs", "RedisConfig", "RedisConnection", "ResourceList", "Resources",
+    "SecretKeyRef", "SecurityIds", "StoreConnection", "Tls", "config_warnings", "environment_for", "from_pulumi",
+    "kubernetes_provider", "last_outputs", "load_config", "pod_identity", "postgres_deployed", "selector_labels",
 ]

@@ -125,6 +125,9 @@ class MetricsTarget:
     # a Postgres with backups brings its backup rules and its CronJob's name, the API its metrics contract.
     rules: tuple[str, ...] = ()
     values: Mapping[str, str] = field(default_factory=dict)
+    # Set: scrape these pods directly (a PodMonitor on their ``port``), for pods no Service of ours selects
+    # (a CloudNativePG Cluster's instances); unset: the Service ``service_labels`` selects (a ServiceMonitor).
+    pod_labels: Mapping[str, str] | None = None
 
     @property
     def template(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -446,12 +446,7 @@ class DataStore(pulumi.ComponentResource):
         # What a connection handed to a service must match: a copy altered on the way is refused.
         ref.register_store(name, StoreRecord(kind=store.component, pod_labels=store.identity, clients=store.clients))
         super().__init__(type_name, name, None, options_in(where, opts, data=True))
-        self._name, self._store = name, store
-        self._bindings: dict[str, k8s.core.v1.Secret] = {}  # each client key's current binding Secret (_credentials)
-        # Data-bearing children inherit protect (production) and retainOnDelete from the parent;
-        # the rest is cheap to recreate and must stay replaceable, or a config change would fail.
-        self._data = pulumi.ResourceOptions(parent=self)
-        self._plain = pulumi.ResourceOptions(parent=self, protect=False, retain_on_delete=False)
+        self._children(name, store)
 
         # Only constant inputs and no keepers: no config change can regenerate it; ignore_changes
         # keeps a code edit of the length from doing so. Rotate with `pulumi up --replace <urn>`.
@@ -467,14 +462,25 @@ class DataStore(pulumi.ComponentResource):
         )
         self.secret_name = secret.metadata.apply(lambda m: m["name"])
 
+    def _children(self, name: str, store: Store) -> None:
+        """What the children of the component share (a store without the StatefulSet calls it too)."""
+        self._name, self._store = name, store
+        self._bindings: dict[str, k8s.core.v1.Secret] = {}  # each client key's current binding Secret (_credentials)
+        # Data-bearing children inherit protect (production) and retainOnDelete from the parent;
+        # the rest is cheap to recreate and must stay replaceable, or a config change would fail.
+        self._data = pulumi.ResourceOptions(parent=self)
+        self._plain = pulumi.ResourceOptions(parent=self, protect=False, retain_on_delete=False)
+
     def _credentials(
-        self, rotations: Mapping[str, int], binding: Any, own: Sequence[str] = ()
+        self, rotations: Mapping[str, int], binding: Any, own: Sequence[str] = (), *, suffix: str = ""
     ) -> tuple[dict[Login, pulumi.Output[str]], dict[str, Credentials]]:
         """A generated password per login generation, and a binding Secret per client key's current generation
         (``binding(login, password)`` gives its keys). Returns the passwords (the store's side needs the previous
         generation's too) and each key's ``Credentials``; the previous generation's binding Secret is deleted at the
-        end of the ``up`` that rotates it, after its clients rolled."""
-        name, store = self._name, self._store
+        end of the ``up`` that rotates it, after its clients rolled. ``suffix`` names a second set beside the
+        first (``<instance><suffix>-<client>-g<n>``): a CloudNativePG Cluster's, next to a migrating StatefulSet's."""
+        name, store = f"{self._name}{suffix}", self._store
+        naming = replace(store, app=f"{store.app}{suffix}")
         passwords: dict[Login, pulumi.Output[str]] = {}
         credentials: dict[str, Credentials] = {}
         for login in logins(store, rotations, own):
@@ -485,7 +491,7 @@ class DataStore(pulumi.ComponentResource):
             passwords[login] = pulumi.Output.secret(generated.result)
             if not login.current:
                 continue
-            secret_name = binding_name(store, login.client, login.generation)
+            secret_name = binding_name(naming, login.client, login.generation)
             secret = k8s.core.v1.Secret(
                 f"{name}-{login.client}-binding", metadata=store.metadata(secret_name),
                 type=f"servicebinding.io/{self.BINDING_TYPE}",
@@ -495,7 +501,7 @@ class DataStore(pulumi.ComponentResource):
             self._bindings[login.client] = secret
             credentials[login.client] = Credentials(
                 client=login.client, user=self._login_user(login), secret=secret.metadata.apply(lambda m: m["name"]),
-                generation=login.generation, acknowledge=acknowledge_name(store, login.client),
+                generation=login.generation, acknowledge=acknowledge_name(naming, login.client),
             )
         return passwords, credentials
 

@@ -128,7 +128,7 @@ def names(name: str, spec: MonitoringSpec) -> list[tuple[str, str]]:
         return []
     result = [("PrometheusRule", rules_name(name))]
     for target in spec.targets:
-        result.append(("ServiceMonitor", target.name))
+        result.append(("PodMonitor" if target.pod_labels is not None else "ServiceMonitor", target.name))
         if (ASSETS / "dashboards" / f"{target.template}.json").exists():
             result.append(("ConfigMap", dashboard_name(name, target)))
     return result
@@ -186,6 +186,17 @@ def service_monitor_spec(target: MetricsTarget, namespace: str, interval: str) -
         "selector": {"matchLabels": dict(target.service_labels)},
         "namespaceSelector": {"matchNames": [namespace]},
         "endpoints": [endpoint],
+    }
+
+
+def pod_monitor_spec(target: MetricsTarget, namespace: str, interval: str) -> dict[str, Any]:
+    """The pods themselves (no Service selects them), on their named port; the job is the instance name."""
+    assert target.pod_labels is not None
+    endpoint = service_monitor_spec(target, namespace, interval)["endpoints"][0]
+    return {
+        "selector": {"matchLabels": dict(target.pod_labels)},
+        "namespaceSelector": {"matchNames": [namespace]},
+        "podMetricsEndpoints": [endpoint],
     }
 
 
@@ -431,12 +442,14 @@ class Monitoring(pulumi.ComponentResource):
         app_ns: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
     ) -> None:
+        pods = target.pod_labels is not None
+        build = pod_monitor_spec if pods else service_monitor_spec
         k8s.apiextensions.CustomResource(
             f"{name}-{target.name}-monitor",
             api_version="monitoring.coreos.com/v1",
-            kind="ServiceMonitor",
+            kind="PodMonitor" if pods else "ServiceMonitor",
             metadata=app_ns.apply(lambda ns: metadata(ns, self._labels(args, target.name), target.name)),
-            spec=app_ns.apply(lambda ns: service_monitor_spec(target, ns, args.settings.scrape_interval)),
+            spec=app_ns.apply(lambda ns: build(target, ns, args.settings.scrape_interval)),
             opts=opts,
         )
 

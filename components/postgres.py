@@ -8,6 +8,7 @@ file changes: each client's NOLOGIN group role and its login role per credential
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -136,6 +137,8 @@ class PostgresArgs(DataStoreArgs):
     """
 
     settings: PostgresConfig
+    operator: pulumi.Resource | None = None
+    deployed: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,10 @@ def resolve(name: str, args: PostgresArgs) -> PostgresSpec:
     )
     spec = PostgresSpec(store, args.settings)
     problems = datastore.client_key_problems(store, args.clients, "PostgresArgs")
-    raise_if(problems or client_problems(spec) + datastore.rotation_problems(store, args.settings.rotations, PostgresConfig.KEY))
+    # Mode cloudnativepg alone has no login of its own: the operator's exporter and barman use the operator's.
+    own = RESERVED_CLIENTS if args.settings.stateful_set else ()
+    rotations = datastore.rotation_problems(store, args.settings.rotations, PostgresConfig.KEY, own)
+    raise_if(problems or client_problems(spec) + rotations)
     return spec
 
 
@@ -193,18 +199,21 @@ def logins_name(args: PostgresSpec) -> str:
     return f"{args.store.app}-logins"
 
 
-def binding(args: PostgresSpec, login: Login, password: pulumi.Output[str]) -> dict[str, pulumi.Input[str]]:
-    """One client generation's binding Secret: the servicebinding.io keys, libpq's key/value form, a JDBC URL."""
-    s, pg = args.settings, args.store
+def binding(
+    args: PostgresSpec, login: Login, password: pulumi.Output[str], host: str | None = None
+) -> dict[str, pulumi.Input[str]]:
+    """One client generation's binding Secret: the servicebinding.io keys, libpq's key/value form, a JDBC URL.
+    ``host``: the Service clients connect to (the instance's own; a CloudNativePG Cluster's ``-rw``)."""
+    s, host = args.settings, host or args.store.app
     user = login_name(login)
     uri = pulumi.Output.concat(
-        "postgresql://", user, ":", password.apply(lambda p: quote(p, safe="")), f"@{pg.app}:{PORT}/{s.database}"
+        "postgresql://", user, ":", password.apply(lambda p: quote(p, safe="")), f"@{host}:{PORT}/{s.database}"
     )
     data: dict[str, pulumi.Input[str]] = {
-        "type": "postgresql", "provider": "platform", "host": pg.app, "port": str(PORT), "database": s.database,
+        "type": "postgresql", "provider": "platform", "host": host, "port": str(PORT), "database": s.database,
         "username": user, "password": password, "uri": uri,
-        "jdbc-url": f"jdbc:postgresql://{pg.app}:{PORT}/{s.database}",
-        "dsn": pulumi.Output.concat(f"host={pg.app} port={PORT} dbname={s.database} user={user} password=", password),
+        "jdbc-url": f"jdbc:postgresql://{host}:{PORT}/{s.database}",
+        "dsn": pulumi.Output.concat(f"host={host} port={PORT} dbname={s.database} user={user} password=", password),
     }
     assert set(BINDING_KEYS) <= set(data)  # the contract's keys, always
     return data
@@ -436,12 +445,27 @@ class Postgres(DataStore):
 
     BINDING_TYPE = "postgresql"
     connection: PostgresConnection
+    deployed: tuple[str, ...]
 
     def _login_user(self, login: Login) -> str:
         return login_name(login)
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
+        from . import postgres_cnpg as cnpg  # mode cloudnativepg: the Cluster (and, migrating, the statefulset too)
+
         spec = resolve(name, args)
+        cnpg.check_switch(name, spec.settings, args.deployed)
+        self.deployed = cnpg.deployed(spec.settings)
+        if spec.settings.mode == cnpg.CLOUDNATIVEPG:
+            cnpg.build(self, name, args, spec, opts)
+            return
+        self._stateful_set(name, args, spec, opts)
+        self.register_outputs({"host": self.connection.host, "secretName": self.secret_name, "password": self.password})
+
+    def _stateful_set(
+        self, name: str, args: PostgresArgs, spec: PostgresSpec, opts: pulumi.ResourceOptions | None,
+        extra_clients: Sequence[dict[str, str]] = (),
+    ) -> None:
         pg, s = spec.store, spec.settings
         if s.backup.enabled and (bucket := s.backup.object_store):
             # Two databases pruning one prefix would delete each other's dumps.
@@ -453,6 +477,7 @@ class Postgres(DataStore):
         for warning in s.warnings(namespace_of(args.environment, "PostgresArgs.environment").profile):
             pulumi.log.warn(warning, resource=self)
         backup_clients = [backup_selector(spec)] if s.backup.enabled else []
+        backup_clients += extra_clients
         passwords, credentials = self._credentials(
             s.rotations, lambda login, password: binding(spec, login, password), own_logins(s)
         )
@@ -506,4 +531,3 @@ class Postgres(DataStore):
             pod_labels=pg.identity, clients=pg.clients, ready=[self.statefulset],
             credentials={c: creds for c, creds in credentials.items() if c not in RESERVED_CLIENTS},
         )
-        self.register_outputs({"host": pg.app, "secretName": self.secret_name, "password": self.password})

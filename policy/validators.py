@@ -38,7 +38,8 @@ CLUSTER_SCOPED = frozenset(
     }
 )
 # Data lives in these: production must protect them from a routine delete or destroy.
-DATA_KINDS = frozenset({"Namespace", "PersistentVolumeClaim", "PersistentVolume", "StatefulSet"})
+# Cluster: a CloudNativePG Cluster (postgres mode cloudnativepg): deleting it deletes its volumes.
+DATA_KINDS = frozenset({"Namespace", "PersistentVolumeClaim", "PersistentVolume", "StatefulSet", "Cluster"})
 # Workloads whose pod template a Service may select.
 SELECTABLE_WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)", re.IGNORECASE)

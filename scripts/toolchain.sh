@@ -9,8 +9,8 @@
 # Idempotent: a component whose stamp matches its version/inputs is skipped.
 # Afterwards:  source "${PLATFORM_TOOLCHAIN_DIR:-$HOME/.cache/platform-toolchain}/env.sh"
 # Usage: bash scripts/toolchain.sh [--with-test-tools] [--only NAME[,NAME...]] [--list]
-#   names: etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator
-#   The last two only run tests (`make toolchain` passes --with-test-tools): `make dev` skips them.
+#   names: etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator cnpg-manager
+#   The last three only run tests (`make toolchain` passes --with-test-tools): `make dev` skips them.
 # See scripts/TOOLCHAIN.md for versions, timings and why some versions differ from requirements.txt.
 set -euo pipefail
 
@@ -48,6 +48,10 @@ KWOK_VERSION="${KWOK_VERSION:-$(sed -n -E 's/^kwok[[:space:]]+sigs\.k8s\.io\/kwo
 # chart in scripts/upstream.lock; tests/integration/test_operator.py runs it against the local cluster.
 OPERATOR_VERSION="${OPERATOR_VERSION:-$(sed -n -E 's/^[a-z]+[[:space:]]+github\.com\/prometheus-operator\/prometheus-operator@(v[^[:space:]]+).*/\1/p' "$HERE/upstream.lock")}"
 [ -n "$OPERATOR_VERSION" ] || { echo "[toolchain] ERROR: no operator version in scripts/upstream.lock" >&2; exit 1; }
+# CloudNativePG: the version whose CRDs and release manifest scripts/upstream.lock pins; its manager runs in
+# webhook-only mode in tests/integration/test_cloudnativepg.py (never reconciling: it would dial the pods).
+CNPG_VERSION="${CNPG_VERSION:-$(sed -n -E 's/^[a-z]+[[:space:]]+github\.com\/cloudnative-pg\/cloudnative-pg@(v[^[:space:]]+).*/\1/p' "$HERE/upstream.lock" | head -n1)}"
+[ -n "$CNPG_VERSION" ] || { echo "[toolchain] ERROR: no cloudnative-pg version in scripts/upstream.lock" >&2; exit 1; }
 # pulumi-kubernetes provider: the proxy serves only this pseudo-version of provider/v4.
 K8S_PROVIDER_MODULE_VERSION="v4.0.0-20260115033456-f47bc2d6f199"
 # Pulumi YAML language host: runs YAML programs (examples/yaml/, the package from another language).
@@ -66,7 +70,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=",$2,"; shift 2 ;;
     --with-test-tools) TEST_TOOLS=1; shift ;;
-    --list) echo "etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator"; exit 0 ;;
+    --list) echo "etcd kubernetes kwok pulumi shims yaml pulumi-resource-kubernetes plugins sdkgen prometheus-operator cnpg-manager"; exit 0 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
@@ -176,6 +180,37 @@ build_operator() {
       -o "$BIN/prometheus-operator" ./cmd/operator >>"$LOGS/prometheus-operator.log" 2>&1 ) ||
     { tail -n 30 "$LOGS/prometheus-operator.log" >&2; die "prometheus-operator build failed (log: $LOGS/prometheus-operator.log)"; }
   record_time prometheus-operator $(( $(date +%s) - s )); stamp_set prometheus-operator "$key"
+}
+
+# ---- cloudnative-pg manager (test tool) ----------------------------------------------------
+# Two of its dependencies are refused by the proxy at the versions its go.mod names (machinery v0.6.0,
+# barman-cloud v0.6.0): build against the newest served ones (v0.5.0, v0.5.1) and adapt the three call
+# sites that use what they lack. All three are in the instance manager (log FIFO, data restore arguments,
+# per-command log sampling), which the webhook-only test never runs; each edit is checked to have applied.
+cnpg_edit() { # cnpg_edit FILE SED-EXPRESSION MUST-NOW-CONTAIN
+  sed -i -e "$2" "$1" && grep -q -- "$3" "$1" || die "cloudnative-pg $CNPG_VERSION: $1 no longer matches the toolchain's edit"
+}
+build_cnpg_manager() {
+  local key="cnpg-manager $CNPG_VERSION machinery-v0.5.0 barman-cloud-v0.5.1"
+  if stamp_ok cnpg-manager "$key" cnpg-manager; then log "cnpg-manager $CNPG_VERSION: up to date"; return; fi
+  log "building cloudnative-pg manager $CNPG_VERSION ..."; local s d m; s=$(date +%s)
+  m="$(mod_dir "github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION")" || die "cloudnative-pg module not served"
+  d="$SRC/cloudnative-pg"; rm -rf "$d"; mkdir -p "$d"; cp -r "$m/." "$d/"; chmod -R u+w "$d"
+  ( cd "$d" &&
+    go mod edit -replace=github.com/cloudnative-pg/machinery=github.com/cloudnative-pg/machinery@v0.5.0 \
+      -replace=github.com/cloudnative-pg/barman-cloud=github.com/cloudnative-pg/barman-cloud@v0.5.1 ) ||
+    die "cloudnative-pg: go mod edit failed"
+  cnpg_edit "$d/pkg/management/postgres/logpipe/fifo.go" 's/compatibility\.ErrExistsNotFifo/errExistsNotFifo/' errExistsNotFifo
+  printf 'package logpipe\n\nimport "errors"\n\n// machinery v0.5.0 has no such error: its CreateFifo never reports one.\nvar errExistsNotFifo = errors.New("not a FIFO")\n' \
+    > "$d/pkg/management/postgres/logpipe/toolchain_compat.go"
+  cnpg_edit "$d/pkg/management/postgres/restore.go" \
+    's/options = barmanConfiguration\.Data\.AppendRestoreAdditionalCommandArgs(options)/_ = barmanConfiguration/' '_ = barmanConfiguration'
+  cnpg_edit "$d/cmd/manager/main.go" 's/logFlags\.ConfigureLogging(loggingOptions(cmd)\.\.\.)/logFlags.ConfigureLogging()/;/^func loggingOptions(/,/^}/d' \
+    'logFlags.ConfigureLogging()'
+  ( cd "$d" && go build -mod=mod -trimpath -ldflags "$LDFLAGS_BASE" -o "$BIN/cnpg-manager" ./cmd/manager \
+      >"$LOGS/cnpg-manager.log" 2>&1 ) ||
+    { tail -n 30 "$LOGS/cnpg-manager.log" >&2; die "cloudnative-pg manager build failed (log: $LOGS/cnpg-manager.log)"; }
+  record_time cnpg-manager $(( $(date +%s) - s )); stamp_set cnpg-manager "$key"
 }
 
 # ---- pulumi CLI --------------------------------------------------------------------------
@@ -325,6 +360,7 @@ want pulumi-resource-kubernetes && build_prk
 want plugins && install_plugins
 want_test_tool sdkgen && build_sdkgen
 want_test_tool prometheus-operator && build_operator
+want_test_tool cnpg-manager && build_cnpg_manager
 write_env
 log "done in $(( $(date +%s) - T0 ))s; cache $(du -sh "$DIR" 2>/dev/null | cut -f1) in $DIR"
 echo "export PATH=\"$BIN:\$PATH\"  # or: source $DIR/env.sh"

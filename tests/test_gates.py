@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cloudnativepg_stack import CLOUDNATIVEPG
 from tests.harness import ROOT, Run, run_program
 from tools.render import dump, write_stack
 
@@ -41,6 +42,11 @@ def rendered(runs: dict[str, Run], tmp_path_factory: pytest.TempPathFactory) -> 
     run = run_program("production", {"ingress": gateway, "api": {"metricsPort": None}})
     assert run.error is None, run.error
     write_stack(run.kubernetes(), out / "production-gateway")
+    # Postgres in mode cloudnativepg: the Cluster, ObjectStore, ScheduledBackup and PodMonitor against their CRDs.
+    run = run_program("production", CLOUDNATIVEPG)
+    assert run.error is None, run.error
+    assert {"Cluster", "ObjectStore", "ScheduledBackup", "PodMonitor"} <= {r.kind for r in run.kubernetes()}
+    write_stack(run.kubernetes(), out / "production-cloudnativepg")
     return out
 
 

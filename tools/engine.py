@@ -29,6 +29,7 @@ PROJECT = "platform"
 MOCK_PASSWORD_PREFIX = "mock-generated-"  # noqa: S105 - a marker prefix, not a password
 # The fixed suffix the mock gives auto-named objects (Pulumi's is random): renders stay stable.
 AUTONAME_SUFFIX = "a1b2c3d4"
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 _SECRET_SIG = rpc._special_sig_key
 _SECRET_VALUE = rpc._special_secret_sig
 
@@ -129,8 +130,13 @@ class _Mocks(pulumi.runtime.Mocks):
             state["metadata"] = meta
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        return {}, None
+    def __init__(self, last_outputs: dict[str, Any] | None = None):
+        self.last_outputs = last_outputs or {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        if args.token == READ_STACK_OUTPUTS:  # the stack's own last outputs (components.history)
+            return {"name": args.args.get("name"), "outputs": self.last_outputs, "secretOutputNames": []}, []
+        return {}, []
 
 
 class _Monitor(mocks.MockMonitor):
@@ -191,23 +197,26 @@ def _wire(value: Any) -> str:
 
 
 def run_program(
-    stack: str, overrides: dict[str, Any] | None = None, secret_keys: list[str] | None = None, root: Path = ROOT
+    stack: str, overrides: dict[str, Any] | None = None, secret_keys: list[str] | None = None, root: Path = ROOT,
+    last_outputs: dict[str, Any] | None = None,
 ) -> Run:
-    """Run ``__main__.py`` for one stack under mocks; never raises, the error is in ``Run.error``."""
+    """Run ``__main__.py`` for one stack under mocks; never raises, the error is in ``Run.error``.
+    ``last_outputs``: the stack's outputs after its previous update, as the engine would serve them."""
 
     def program() -> None:
         runpy.run_path(str(root / "__main__.py"), run_name="__main__")
 
-    return run_function(stack, program, stack_config(stack, overrides, root), secret_keys)
+    return run_function(stack, program, stack_config(stack, overrides, root), secret_keys, last_outputs)
 
 
 def run_function(
-    stack: str, program: Callable[[], object], config: dict[str, Any] | None = None, secret_keys: list[str] | None = None
+    stack: str, program: Callable[[], object], config: dict[str, Any] | None = None, secret_keys: list[str] | None = None,
+    last_outputs: dict[str, Any] | None = None,
 ) -> Run:
     """Run ``program`` (a Pulumi program as a function) under mocks; the error is in ``Run.error``."""
     run = Run(stack=stack)
     settings.ROOT.set(None)  # a fresh root Stack resource for this run
-    mocks_ = _Mocks()
+    mocks_ = _Mocks(last_outputs)
     monitor = _Monitor(mocks_)
     pulumi.runtime.set_mocks(mocks_, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     runtime_config.set_all_config(config or {}, secret_keys or [])

@@ -15,6 +15,7 @@ from .base import (
     SecurityIds,
     Workload,
 )
+from .cloudnativepg import CloudNativePG, Migration, Operator, Plugin, Recovery, Synchronous
 from .cluster import ClusterConfig
 from .ingress import GatewayRef, IngressConfig, IngressController, Tls
 from .monitoring import AlertReceiver, LoggingConfig, MonitoringConfig, MonitoringResources
@@ -28,9 +29,10 @@ GROUPS: dict[str, type[Group]] = {
 }
 
 __all__ = [
-    "GROUPS", "AlertReceiver", "ApiConfig", "ApiPersistence", "Autoscaling", "Backup", "ClusterConfig", "Container",
-    "Exporter", "Footprint", "GatewayRef", "Group", "Image", "IngressConfig", "IngressController", "LimitRangeConfig",
-    "LoggingConfig", "Model", "MonitoringConfig", "MonitoringResources", "NamespaceConfig", "ObjectStore", "Persistence",
-    "PostgresConfig", "Probe", "Probes", "Quota", "RedisConfig", "ResourceList", "Resources", "SecurityIds", "Tls",
-    "Workload",
+    "GROUPS", "AlertReceiver", "ApiConfig", "ApiPersistence", "Autoscaling", "Backup", "CloudNativePG",
+    "ClusterConfig", "Container", "Exporter", "Footprint", "GatewayRef", "Group", "Image", "IngressConfig",
+    "IngressController", "LimitRangeConfig", "LoggingConfig", "Migration", "Model", "MonitoringConfig",
+    "MonitoringResources", "NamespaceConfig", "ObjectStore", "Operator", "Persistence", "Plugin", "PostgresConfig",
+    "Probe", "Probes", "Quota", "Recovery", "RedisConfig", "ResourceList", "Resources", "SecurityIds", "Synchronous",
+    "Tls", "Workload",
 ]

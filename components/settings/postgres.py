@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -27,6 +27,7 @@ from .base import (
     server_pod,
     store_services,
 )
+from .cloudnativepg import CloudNativePG, cloudnativepg_defaults, cloudnativepg_footprint, cloudnativepg_rules
 
 # S3 bucket naming rules (3-63 lowercase letters, digits, dots, hyphens) and a key prefix.
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
@@ -146,6 +147,11 @@ class PostgresConfig(Group):
     """The postgres_exporter sidecar."""
     priority_class_name: PriorityClassName | None = None
     """An existing PriorityClass for the server pod."""
+    mode: Literal["statefulset", "cloudnativepg"] = "statefulset"
+    """statefulset: one pod of the official image; cloudnativepg: a CloudNativePG Cluster with failover, WAL
+    archiving and point-in-time recovery (README, Production Postgres with CloudNativePG)."""
+    cloudnativepg: CloudNativePG
+    """The Cluster of mode cloudnativepg (and the migration into it)."""
     roles: Roles
     """The roles container: creates each client's, the exporter's and the backup's login roles, on every change."""
     rotations: dict[DnsLabel, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
@@ -184,6 +190,7 @@ class PostgresConfig(Group):
                 # Durable data pods request all they may use, sidecars included.
                 "resources": resources("100m", "64Mi", "100m", "64Mi") if durable else resources("10m", "32Mi", "100m", "64Mi"),
             },
+            "cloudnativepg": cloudnativepg_defaults(env),
         }
 
     def rules(self, env: EnvironmentProfile) -> list[str]:
@@ -202,6 +209,7 @@ class PostgresConfig(Group):
                 f"postgres.majorVersion is {self.major_version}: a new major cannot start on the old data directory. "
                 "Dump, restore into a new instance, then set both (README, Backups and restore)"
             )
+        problems += cloudnativepg_rules(self, env)
         off_cluster = self.backup.enabled and self.backup.object_store is not None
         if env.strict and not off_cluster and not self.backup.acknowledge_no_off_cluster_copy:
             problems.append(
@@ -220,8 +228,18 @@ class PostgresConfig(Group):
             ]
         return []
 
+    @property
+    def stateful_set(self) -> bool:
+        """Whether the statefulset-mode objects exist: that mode, or kept beside the Cluster during a migration."""
+        migration = self.cloudnativepg.migration
+        return self.mode == "statefulset" or (migration is not None and migration.keep_stateful_set)
+
     def footprint(self) -> Footprint:
-        """The server pod (with its exporter), the backup job's pod, their volumes and Services."""
+        """The statefulset (its pod, backup job, volumes, Services) and/or the Cluster's instances."""
+        cluster = cloudnativepg_footprint(self) if self.mode == "cloudnativepg" else Footprint()
+        return (self._stateful_set_footprint() if self.stateful_set else Footprint()) + cluster
+
+    def _stateful_set_footprint(self) -> Footprint:
         server = server_pod("postgres", self.resources, self.image, self.metrics)
         roles = Container("postgres.roles", self.roles.resources, self.image, image_key="postgres.image")
         workloads = [replace(server, containers=(*server.containers, roles))]

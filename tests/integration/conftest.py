@@ -41,7 +41,7 @@ USER_PLUGINS_AT_START = user_plugins()
 # Namespaces the tests deploy; left over from an earlier run, they are removed first.
 TEST_NAMESPACES = [
     "it-dev", "pr-4242", "prod-local", "it-routes", "it-gateway", "it-selector", "it-upgrade", "it-two-services",
-    "it-package-yaml", "it-redis-rotation",
+    "it-package-yaml", "it-redis-rotation", "it-cnpg", "it-cnpg-switch", "it-cnpg-operator",
 ]
 
 
