@@ -6,7 +6,7 @@ from components.api import ApiService, ApiServiceArgs
 from components.cluster import kubernetes_provider
 from components.cnpg_operator import CloudNativePGOperator, CloudNativePGOperatorArgs
 from components.environment import Environment, EnvironmentArgs
-from components.history import POSTGRES_MODES, last_outputs, postgres_deployed
+from components.history import CREDENTIAL_GENERATIONS, POSTGRES_MODES, check_rotations, last_outputs, postgres_deployed
 from components.ingress import Ingress, IngressArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.postgres import Postgres, PostgresArgs
@@ -17,8 +17,12 @@ from environments import from_pulumi
 # Every config problem is reported here, at once, before a single resource is registered.
 config = from_pulumi()
 # So is a Postgres mode switch that would delete the database, judged by what the stack's last update deployed.
-deployed = postgres_deployed(last_outputs(), "postgres")
+before = last_outputs()
+deployed = postgres_deployed(before, "postgres")
 check_switch("postgres", config.postgres, deployed)
+# And a credential rotation that skips a generation (the login running pods hold would go at once).
+rotations = {"postgres": ("postgres", config.postgres.rotations), "redis": ("redis", config.redis.rotations)}
+check_rotations(before, rotations)
 
 # The namespace; every component below deploys into it with its provider, is deleted with it where
 # the environment says so, and claims its names and quota there before it registers anything.
@@ -76,6 +80,7 @@ pulumi.export("monitoring", monitoring.endpoints)  # Prometheus/Grafana URLs and
 pulumi.export("postgresPassword", postgres.password)
 pulumi.export("redisPassword", redis.password)
 pulumi.export(POSTGRES_MODES, {"postgres": list(postgres.deployed)})
+pulumi.export(CREDENTIAL_GENERATIONS, {store: dict(settings) for store, (_, settings) in rotations.items()})
 
 pulumi.export("environment", config.environment)
 pulumi.export("namespace", environment.namespace)

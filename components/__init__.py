@@ -23,7 +23,7 @@ from .connections import (
 from .datastore import DataStoreArgs
 from .environment import Environment, EnvironmentArgs
 from .errors import ConfigError
-from .history import last_outputs, postgres_deployed
+from .history import check_rotations, last_outputs, postgres_deployed
 from .ingress import Ingress, IngressArgs
 from .labels import selector_labels
 from .monitoring import Monitoring, MonitoringArgs
@@ -75,6 +75,7 @@ __all__ = [
     "MonitoringArgs", "MonitoringConfig", "MonitoringResources", "NamespaceConfig", "NamespaceRef", "ObjectStore",
     "Persistence", "PlatformConfig", "Postgres", "PostgresArgs", "PostgresConfig", "PostgresConnection", "Probe",
     "Probes", "Quota", "Redis", "RedisArgs", "RedisConfig", "RedisConnection", "ResourceList", "Resources",
-    "SecretKeyRef", "SecurityIds", "StoreConnection", "Tls", "config_warnings", "environment_for", "from_pulumi",
-    "kubernetes_provider", "last_outputs", "load_config", "pod_identity", "postgres_deployed", "selector_labels",
+    "SecretKeyRef", "SecurityIds", "StoreConnection", "Tls", "check_rotations", "config_warnings", "environment_for",
+    "from_pulumi", "kubernetes_provider", "last_outputs", "load_config", "pod_identity", "postgres_deployed",
+    "selector_labels",
 ]

@@ -13,6 +13,9 @@ from typing import Any
 
 import pulumi
 
+from .contracts import raise_if
+from .errors import PROJECT
+
 # The stack output that records each Postgres instance's deployed modes (statefulset, cloudnativepg).
 POSTGRES_MODES = "postgresModes"
 
@@ -33,3 +36,45 @@ def postgres_deployed(outputs: Mapping[str, Any], instance: str) -> tuple[str, .
     if modes is None:
         return ("statefulset",)
     return tuple(modes.get(instance) or ()) or None
+
+
+# The stack output that records each store's credential generations (``<store>.rotations``) as deployed.
+CREDENTIAL_GENERATIONS = "credentialGenerations"
+
+
+def generations_deployed(outputs: Mapping[str, Any], instance: str) -> Mapping[str, int] | None:
+    """The ``rotations`` the last update deployed for a store (None: nothing known, a new stack or store).
+    A stack updated before generations were recorded had one login per store: every key at generation 1."""
+    if not outputs:
+        return None
+    recorded = outputs.get(CREDENTIAL_GENERATIONS)
+    if recorded is None:
+        return {}
+    return recorded.get(instance)
+
+
+def rotation_step_problems(config_key: str, before: Mapping[str, int] | None, after: Mapping[str, int]) -> list[str]:
+    """A store keeps a client's current and previous generation only: a generation raised by more than
+    one per update drops the login the client's running pods still hold, and a lowered one revives a revoked
+    one. Both are refused, naming ``<config_key>.rotations.<client>``."""
+    if before is None:
+        return []
+    problems = []
+    for key in sorted(set(before) | set(after)):
+        old, new = int(before.get(key, 1)), int(after.get(key, 1))
+        where = f"{PROJECT}:{config_key}.rotations.{key}"
+        if new > old + 1:
+            problems.append(f"{where}: {new} is more than one above the deployed generation {old}; raise it by one per "
+                            f"`pulumi up` ({old + 1} now), or the login its pods hold is dropped before they roll")
+        elif new < old:
+            problems.append(f"{where}: {new} is below the deployed generation {old}; generations only go up")
+    return problems
+
+
+def check_rotations(outputs: Mapping[str, Any], stores: Mapping[str, tuple[str, Mapping[str, int]]]) -> None:
+    """Refuse, before anything registers, a rotation step the stores cannot take without an outage.
+    ``stores`` maps a store instance to its config key and ``rotations``."""
+    raise_if([
+        problem for instance, (config_key, rotations) in stores.items()
+        for problem in rotation_step_problems(config_key, generations_deployed(outputs, instance), rotations)
+    ])
