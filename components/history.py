@@ -8,6 +8,7 @@ update wrote, so an interrupted update repeats the check against the same, older
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,11 +21,26 @@ from .errors import PROJECT
 POSTGRES_MODES = "postgresModes"
 
 
-def last_outputs() -> Mapping[str, Any]:
-    """This stack's outputs after its last update (empty: never updated, or under mocks)."""
+# The file backend rewrites the stack's checkpoint as an update starts, while the program already runs:
+# a read racing that write fails with "failed to load checkpoint: EOF" (seen on a new stack's first up).
+CHECKPOINT_RACE = "failed to load checkpoint"
+READ_ATTEMPTS = 6
+
+
+def last_outputs(pause: float = 0.25) -> Mapping[str, Any]:
+    """This stack's outputs after its last update (empty: never updated, or under mocks). A read that races
+    the engine's checkpoint write is retried; any other failure, or a race that outlasts the retries, is raised:
+    the checks that use these outputs guard data and must not pass on nothing."""
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    value = pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {"name": name}).value or {}
-    return value.get("outputs") or {}
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            value = pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {"name": name}).value or {}
+            return value.get("outputs") or {}
+        except Exception as error:
+            if CHECKPOINT_RACE not in str(error) or attempt == READ_ATTEMPTS:
+                raise
+            time.sleep(pause * attempt)
+    raise AssertionError("unreachable")
 
 
 def postgres_deployed(outputs: Mapping[str, Any], instance: str) -> tuple[str, ...] | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components import history
 from components.errors import ConfigError
 from components.history import CREDENTIAL_GENERATIONS, rotation_step_problems
 from tests.harness import run_program
@@ -57,3 +58,43 @@ def test_a_new_stack_or_one_deployed_before_generations_were_recorded() -> None:
     # deployed before the output existed: one login per store, every key at generation 1
     older = run_program("staging", rotations({"api": 3}), last_outputs={"namespace": "staging"})
     assert isinstance(older.error, ConfigError) and "deployed generation 1" in str(older.error)
+
+
+class _Invoke:
+    """pulumi.runtime.invoke answering with ``errors`` first, then the stack's outputs."""
+
+    def __init__(self, errors: list[str]):
+        self.errors, self.calls = list(errors), 0
+
+    def __call__(self, token: str, args: dict[str, Any]) -> Any:
+        self.calls += 1
+        if self.errors:
+            raise Exception(self.errors.pop(0))
+        return type("Result", (), {"value": {"outputs": {"namespace": "dev"}}})()
+
+
+def _reader(monkeypatch: pytest.MonkeyPatch, errors: list[str]) -> _Invoke:
+    invoke = _Invoke(errors)
+    monkeypatch.setattr(history.pulumi.runtime, "invoke", invoke)
+    monkeypatch.setattr(history.pulumi, "get_organization", lambda: "organization")
+    monkeypatch.setattr(history.pulumi, "get_project", lambda: "platform")
+    monkeypatch.setattr(history.pulumi, "get_stack", lambda: "dev")
+    return invoke
+
+
+RACE = "invocation of pulumi:pulumi:readStackOutputs returned an error: failed to load checkpoint: EOF"
+
+
+def test_a_read_racing_the_engines_checkpoint_write_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    invoke = _reader(monkeypatch, [RACE, RACE])
+    assert history.last_outputs(pause=0) == {"namespace": "dev"}
+    assert invoke.calls == 3
+
+
+@pytest.mark.parametrize("errors", [[RACE] * history.READ_ATTEMPTS, ["permission denied"]])
+def test_any_other_failure_or_a_lasting_race_is_raised_never_read_as_nothing(
+    monkeypatch: pytest.MonkeyPatch, errors: list[str]
+) -> None:
+    _reader(monkeypatch, errors)
+    with pytest.raises(Exception, match=errors[-1].split(": ")[-1]):
+        history.last_outputs(pause=0)
